@@ -1,0 +1,79 @@
+"""`vline check`: every rule violation in compat.toml, the golden manifest and the derived Cargo.toml."""
+from __future__ import annotations
+
+import os
+
+from .. import compat as compat_mod
+from .. import manifest as manifest_mod
+from .. import tomlfile, ui
+from ..adapters import github
+from ..cargo_toml import current
+from ..errors import NO, OK, VlineError
+from ..findings import Collector, Finding
+
+
+def _line_of(text: str, needle: str, fallback: int = 1) -> int:
+    for no, raw in enumerate(text.splitlines(), start=1):
+        if needle in raw:
+            return no
+    return fallback
+
+
+def cargo_drift(compat: compat_mod.Compat) -> list[Finding]:
+    """The committed manifest must be pinned to the default line (rev and fork)."""
+    path = compat.manifest_path()
+    if compat.embedded or not path.is_file():
+        return []
+    tf = tomlfile.read(path, os.path.relpath(path))
+    out = Collector(tf.shown)
+    crate, default = compat.settings.crate, compat.default
+    try:
+        pin = current(tf.data, crate, tf.shown)
+    except VlineError as e:
+        out.error(1, e.message)
+        return out.items
+    block = tf.layout.tables.get(pin.section)
+    dep_line = (block.at(crate) if block else None) or _line_of(tf.text, crate)
+    hint = f"run 'vline pin' to pin it to the default line {default.line}"
+    if pin.rev != default.protocol_rev:
+        out.error(_line_of(tf.text, pin.rev, dep_line) if pin.rev else dep_line,
+                  f"{crate} rev {pin.rev or '(none)'} is not the default line {default.line}'s protocol_rev "
+                  f"{default.protocol_rev}; {hint}")
+    if (pin.patch_repo, pin.patch_rev) != (default.patch_repo, default.patch_rev):
+        want = f"{default.patch_repo}@{default.patch_rev}" if default.has_fork else "no fork patch"
+        have = f"{pin.patch_repo}@{pin.patch_rev}" if pin.patch_repo else "no fork patch"
+        out.error(_line_of(tf.text, "[patch", dep_line),
+                  f"{crate} fork patch is {have}, the default line {default.line} has {want}; {hint}")
+    return out.items
+
+
+def run(compat_path: str | None, as_json: bool) -> int:
+    compat = compat_mod.load(compat_path, strict=False)
+    findings = list(compat.findings)
+    manifest = manifest_mod.load(compat.path, strict=False)
+    if manifest:
+        findings += manifest.findings
+        known = {ln.line for ln in compat.lines}
+        for g in manifest.goldens:
+            if compat.lines and g.line not in known:
+                findings.append(Finding(manifest.shown, g.pos, "warning",
+                                        f"golden for line {g.line!r}, which is not in the window "
+                                        "(remove it with 'vline golden prune')"))
+    if not compat.errors:
+        findings += cargo_drift(compat)
+
+    errors = [f for f in findings if f.is_error]
+    if as_json:
+        ui.result_json({"ok": not errors, "errors": len(errors), "warnings": len(findings) - len(errors),
+                        "findings": [f.as_json() for f in findings]})
+    else:
+        for f in findings:
+            ui.result(f.render())
+    if github.active():
+        for f in findings:
+            ui.note(github.annotation(f.severity, f.message, file=f.path, line=f.line))
+    if findings:
+        github.summary_table("vline check", ["file", "line", "severity", "message"],
+                             [[f.path, f.line, f.severity, f.message] for f in findings])
+    ui.note(f"{compat.shown}: {len(compat.lines)} lines, {len(errors)} errors, {len(findings) - len(errors)} warnings")
+    return NO if errors else OK

@@ -1,0 +1,43 @@
+"""`vline fingerprint`: the config_hash of a deployment, or the one a trace was stamped with."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import fingerprint, trace, ui
+from ..errors import InputError
+
+
+def from_trace(path: Path, as_json: bool) -> None:
+    meta = trace.read_meta(path)
+    if as_json:
+        ui.result_json(meta)
+        return
+    stamped = meta.get("config_hash")
+    if not isinstance(stamped, str):
+        raise InputError("the trace's meta has no config_hash", path=str(path))
+    ui.result(stamped)
+
+
+def compute(gpu: str | None, tag: str | None, engine_config: str | None, flags: dict[str, object],
+            as_json: bool) -> None:
+    missing = [f"--{n}" for n, v in (("gpu", gpu), ("vllm-tag", tag)) if not v]
+    if engine_config is not None:
+        given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None and k != "speculative"]
+        if given:
+            raise InputError(f"give either --engine-config or the flags, not both ({', '.join(given)})")
+        cfg = fingerprint.parse_engine_config(engine_config)
+    else:
+        names = {"tensor_parallel": "--tp", "enable_prefix_caching": "--prefix-caching/--no-prefix-caching",
+                 "enforce_eager": "--enforce-eager/--no-enforce-eager"}
+        missing += [names.get(k, f"--{k.replace('_', '-')}") for k, v in flags.items() if v is None]
+        if missing:
+            raise InputError(f"missing {', '.join(missing)} (or pass --engine-config)")
+        cfg = fingerprint.engine_config(flags)
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}")
+    digest = fingerprint.config_hash(gpu, tag, cfg)  # type: ignore[arg-type]
+    if as_json:
+        ui.result_json({"config_hash": digest, "scheme": fingerprint.SCHEME, "gpu": gpu, "vllm_tag": tag,
+                        "engine_config": cfg})
+    else:
+        ui.result(digest)

@@ -1,0 +1,65 @@
+"""`vline pin [LINE]`: pin the manifest to a line, refresh the lock, hand the line's tag to the build."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import compat as compat_mod
+from .. import tomlfile, ui
+from ..adapters import cargo, github
+from ..errors import InputError, VlineError
+from ..fsio import atomic_write, locked
+
+
+def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | None = None,
+                 update: bool = True, manifest: Path | None = None) -> bool:
+    """Pin `manifest` (default: the one compat.toml names) to `line`; True when the file changed.
+
+    On any failure the manifest and lock are put back as they were.
+    """
+    from ..edits.pin import pin_text
+
+    manifest = manifest or compat.manifest_path()
+    shown = os.path.relpath(manifest)
+    rev = rev or line.protocol_rev
+    if not compat_mod.REV.match(rev):
+        raise InputError(f"--rev {rev!r} is not 40 lowercase hex characters")
+    fork = (line.patch_repo, line.patch_rev) if line.patch_repo and line.patch_rev else None
+    with locked(manifest.parent if manifest.parent.exists() else Path(".")):
+        try:
+            old = manifest.read_bytes()
+        except FileNotFoundError:
+            raise InputError("file not found (set [vline].manifest in compat.toml)", path=shown) from None
+        text = tomlfile.decode(old, shown)
+        new = pin_text(text, compat.settings.crate, rev, fork, shown)
+        lock = cargo.lock_path(manifest)
+        old_lock = lock.read_bytes() if lock.exists() else None
+        changed = new != text
+        if changed:
+            atomic_write(manifest, new.encode())
+        if update:
+            try:
+                cargo.update(manifest, compat.settings.crate, shown)
+            except VlineError:
+                if changed:
+                    atomic_write(manifest, old)
+                if old_lock is None:
+                    lock.unlink(missing_ok=True)
+                elif lock.read_bytes() != old_lock:
+                    atomic_write(lock, old_lock)
+                raise
+    return changed
+
+
+def run(compat_path: str | None, line_name: str | None, rev: str | None, update: bool) -> None:
+    compat = compat_mod.load(compat_path)
+    if compat.embedded:
+        raise InputError("no compat.toml here or in a parent folder: pass --compat PATH or run in your project")
+    line = compat.get(line_name) if line_name else compat.default
+    changed = pin_manifest(compat, line, rev, update)
+    name = compat.settings.target_env
+    ui.result(f"{name}={line.tag}")
+    if github.set_env({name: line.tag}):
+        ui.note(f"vline: {name}={line.tag} appended to $GITHUB_ENV")
+    ui.note(f"vline: {compat.settings.manifest} {'pinned to' if changed else 'already at'} line {line.line} "
+            f"({(rev or line.protocol_rev)[:12]}{', fork ' + line.patch_rev[:12] if line.patch_rev else ''})")

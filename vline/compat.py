@@ -1,0 +1,393 @@
+"""compat.toml: parsed in exactly this one place into typed objects, with every rule of SPEC §1.1."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.version import Version
+
+from . import resources, tomlfile, versions
+from .errors import InputError
+from .findings import Collector, Finding
+
+FILENAME = "compat.toml"
+REV = re.compile(r"^[0-9a-f]{40}$")
+URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[A-Za-z0-9._~:/?#\[\]@!&*+,;=%\-]+$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CRATE = re.compile(r"^[A-Za-z0-9_-]+$")
+TRACKER = re.compile(r"^[a-z][a-z0-9_-]*$")
+IMAGE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+SETTINGS: dict[str, object] = {
+    "crate": "vllm-engine-core-client",
+    "manifest": "Cargo.toml",
+    "upstream": "https://github.com/vllm-project/vllm.git",
+    "trackers": ["nightly", "rc"],
+    "max_stable": 3,
+    "target_env": "VLLM_TARGET_VERSION",
+    "image": "",
+}
+LINE_FIELDS: dict[str, type] = {
+    "line": str, "tag": str, "protocol_rev": str, "patch_repo": str, "patch_rev": str,
+    "fidelity_validated": bool, "default": bool,
+}
+REQUIRED = ("line", "tag", "protocol_rev")
+
+
+def same_source(a: str, b: str) -> bool:
+    """Cargo's notion of one git source: case-insensitive scheme/host, no trailing `/` or `.git`."""
+    def canon(url: str) -> str:
+        url = url.strip().rstrip("/")
+        url = url[:-4] if url.endswith(".git") else url
+        scheme, sep, rest = url.partition("://")
+        host, slash, path = rest.partition("/")
+        return f"{scheme.lower()}{sep}{host.lower()}{slash}{path}"
+    return canon(a) == canon(b)
+
+
+@dataclass(frozen=True)
+class Settings:
+    crate: str
+    manifest: str
+    upstream: str
+    trackers: tuple[str, ...]
+    max_stable: int
+    target_env: str
+    image: str
+
+
+@dataclass(frozen=True)
+class Line:
+    line: str
+    tag: str
+    protocol_rev: str
+    patch_repo: str | None
+    patch_rev: str | None
+    fidelity_validated: bool
+    default: bool
+    tracker: bool
+    pos: int  # the line of its [[vllm]] header
+
+    @property
+    def version(self) -> Version | None:
+        """The tag as a version; None for a non-version tag such as `nightly`."""
+        try:
+            return versions.parse_tag(self.tag)
+        except versions.TagError:
+            return None
+
+    @property
+    def has_fork(self) -> bool:
+        return self.patch_repo is not None
+
+    @property
+    def image_tag(self) -> str:
+        return f"vllm{self.line}"
+
+    def frontend(self, settings: Settings) -> tuple[str, str]:
+        """Where the vLLM Rust frontend is built from: the fork when there is one."""
+        if self.patch_repo and self.patch_rev:
+            return self.patch_repo, self.patch_rev
+        return settings.upstream, self.protocol_rev
+
+    def build_env(self, settings: Settings) -> dict[str, str]:
+        """The line's build variables (`vline env`)."""
+        repo, ref = self.frontend(settings)
+        return {
+            "LINE": self.line,
+            "TAG": self.tag,
+            settings.target_env: self.tag,
+            "PROTOCOL_REV": self.protocol_rev,
+            "PATCH_REPO": self.patch_repo or "",
+            "PATCH_REV": self.patch_rev or "",
+            "FRONTEND_REPO": repo,
+            "FRONTEND_REF": ref,
+            "IMAGE_TAG": self.image_tag,
+        }
+
+
+@dataclass
+class Compat:
+    path: Path
+    shown: str
+    settings: Settings
+    lines: list[Line]  # file order
+    findings: list[Finding] = field(default_factory=list)
+    embedded: bool = False
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+    @property
+    def default(self) -> Line:
+        return next(ln for ln in self.lines if ln.default)
+
+    def get(self, name: str) -> Line:
+        for ln in self.lines:
+            if ln.line == name:
+                return ln
+        known = ", ".join(ln.line for ln in self.ordered())
+        raise InputError(f"unknown line {name!r} (lines: {known})", path=self.shown)
+
+    def ordered(self) -> list[Line]:
+        """The window newest first: trackers in [vline].trackers order, then stable lines by version."""
+        rank = {name: i for i, name in enumerate(self.settings.trackers)}
+        trackers = sorted((ln for ln in self.lines if ln.tracker), key=lambda ln: rank.get(ln.line, len(rank)))
+        stable = sorted((ln for ln in self.lines if not ln.tracker),
+                        key=lambda ln: versions.line_key(ln.line), reverse=True)
+        return trackers + stable
+
+    def stable(self) -> list[Line]:
+        return [ln for ln in self.ordered() if not ln.tracker]
+
+    def line_for_version(self, reported: str) -> Line | None:
+        """A build's line: exact tag match first, then major.minor (stable lines before trackers)."""
+        v = versions.parse_reported(reported)
+        for ln in self.lines:
+            if ln.version is not None and ln.version == v:
+                return ln
+        minor = versions.line_of(v)
+        for ln in self.ordered()[::-1]:  # stable lines first, trackers last
+            if ln.version is not None and versions.line_of(ln.version) == minor:
+                return ln
+        return None
+
+    def manifest_path(self) -> Path:
+        return self.root / self.settings.manifest
+
+
+# --- locating ---------------------------------------------------------------------------------
+
+def locate(explicit: str | os.PathLike | None = None) -> tuple[Path, str, bool]:
+    """--compat, else $VLINE_COMPAT, else compat.toml here or in a parent, else the embedded default."""
+    chosen = explicit or os.environ.get("VLINE_COMPAT")
+    if chosen:
+        return Path(chosen), str(chosen), False
+    here = Path.cwd()
+    for d in (here, *here.parents):
+        candidate = d / FILENAME
+        if candidate.is_file():
+            shown = FILENAME if d == here else os.path.relpath(candidate)
+            return candidate, shown, False
+        if (d / ".git").exists():
+            break
+    return resources.default_compat(), FILENAME + " (embedded default)", True
+
+
+def load(explicit: str | os.PathLike | None = None, *, strict: bool = True) -> Compat:
+    """Load and validate. strict: rule errors raise InputError (exit 2) listing every error."""
+    path, shown, embedded = locate(explicit)
+    if embedded and not os.environ.get("VLINE_QUIET"):
+        import sys
+        print(f"vline: no {FILENAME} here or in a parent folder; using the embedded default", file=sys.stderr)
+    compat = parse(tomlfile.read(path, shown))
+    compat.embedded = embedded
+    if strict and compat.errors:
+        first, *rest = compat.errors
+        raise InputError(first.message, path=first.path, line=first.line, extra=[f.render() for f in rest])
+    return compat
+
+
+# --- parsing and rules --------------------------------------------------------------------------
+
+def _settings(raw: object, tf: tomlfile.TomlFile, out: Collector) -> Settings:
+    block = tf.layout.tables.get("vline", tf.layout.root)
+    values = dict(SETTINGS)
+    if raw is None:
+        return Settings(**{**values, "trackers": tuple(values["trackers"])})  # type: ignore[arg-type]
+    if not isinstance(raw, dict):
+        out.error(tf.layout.root.at("vline"), "[vline] must be a table")
+        return Settings(**{**values, "trackers": tuple(values["trackers"])})  # type: ignore[arg-type]
+    for key, value in raw.items():
+        at = block.at(key)
+        if key not in SETTINGS:
+            out.warning(at, f"[vline] unknown key {key!r} (ignored)")
+            continue
+        default = SETTINGS[key]
+        if key == "trackers":
+            if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+                out.error(at, "[vline] trackers: expected a list of strings")
+                continue
+            bad = [t for t in value if not TRACKER.match(t) or versions.STABLE_LINE.match(t)]
+            if bad:
+                out.error(at, f"[vline] trackers: {bad[0]!r} is not a tracker name (lowercase word, e.g. nightly)")
+                continue
+        elif key == "max_stable":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                out.error(at, f"[vline] max_stable: expected a positive integer, got {value!r}")
+                continue
+        elif not isinstance(value, type(default)):
+            out.error(at, f"[vline] {key}: expected a string, got {type(value).__name__} {value!r}")
+            continue
+        elif CONTROL.search(value):
+            out.error(at, f"[vline] {key}: contains a control character (newline?)")
+            continue
+        elif key == "upstream" and not URL.match(value):
+            out.error(at, f"[vline] upstream: {value!r} is not a git URL (scheme://host/path)")
+            continue
+        elif key == "target_env" and not ENV_NAME.match(value):
+            out.error(at, f"[vline] target_env: {value!r} is not an environment variable name")
+            continue
+        elif key == "crate" and not CRATE.match(value):
+            out.error(at, f"[vline] crate: {value!r} is not a crate name")
+            continue
+        elif key == "image" and value and not IMAGE.match(value):
+            out.error(at, f"[vline] image: {value!r} is not an image repository (lowercase, no tag)")
+            continue
+        elif key == "manifest" and (not value or os.path.isabs(value)):
+            out.error(at, f"[vline] manifest: {value!r} must be a path relative to {FILENAME}")
+            continue
+        values[key] = value
+    return Settings(**{**values, "trackers": tuple(values["trackers"])})  # type: ignore[arg-type]
+
+
+def _line(raw: dict, block: tomlfile.Block, idx: int, settings: Settings, out: Collector) -> Line | None:
+    name = raw.get("line")
+    label = f"[[vllm]] line {name!r}" if isinstance(name, str) else f"[[vllm]] #{idx + 1}"
+    ok = True
+    for key, value in raw.items():
+        at = block.at(key)
+        want = LINE_FIELDS.get(key)
+        if want is None:
+            out.warning(at, f"{label}: unknown key {key!r} (ignored)")
+        elif not isinstance(value, want):
+            out.error(at, f"{label}: {key}: expected a {'boolean' if want is bool else 'string'}, "
+                          f"got {type(value).__name__} {value!r}")
+            ok = False
+        elif want is str and CONTROL.search(value):
+            out.error(at, f"{label}: {key}: contains a control character (newline?)")
+            ok = False
+    for key in REQUIRED:
+        if key not in raw:
+            out.error(block.line, f"{label}: missing required key {key!r}")
+            ok = False
+    if not ok:
+        return None
+
+    line, tag = raw["line"], raw["tag"]
+    tracker = line in settings.trackers
+    for key in ("protocol_rev", "patch_rev"):
+        if key in raw and not REV.match(raw[key]):
+            out.error(block.at(key), f"{label}: {key}: {raw[key]!r} is not 40 lowercase hex characters")
+            ok = False
+    has_repo, has_rev = "patch_repo" in raw, "patch_rev" in raw
+    if has_repo != has_rev:
+        missing = "patch_rev" if has_repo else "patch_repo"
+        out.error(block.at("patch_repo" if has_repo else "patch_rev"),
+                  f"{label}: patch_repo and patch_rev go together; {missing} is missing")
+        ok = False
+    if has_repo:
+        repo = raw["patch_repo"]
+        if not URL.match(repo):
+            out.error(block.at("patch_repo"), f"{label}: patch_repo: {repo!r} is not a git URL (scheme://host/path)")
+            ok = False
+        elif same_source(repo, settings.upstream):
+            out.error(block.at("patch_repo"),
+                      f"{label}: patch_repo is the upstream URL; Cargo rejects a [patch] that points to the same source")
+            ok = False
+
+    if tracker:
+        if line == versions.NIGHTLY and tag != "nightly":
+            out.error(block.at("tag"), f"{label}: tag: the nightly tracker's tag is the literal 'nightly', not {tag!r}")
+            ok = False
+        elif line == versions.RC:
+            try:
+                if not versions.is_release_candidate(versions.parse_tag(tag)):
+                    out.error(block.at("tag"), f"{label}: tag: {tag!r} is not a release candidate (e.g. v0.26.1rc0)")
+                    ok = False
+            except versions.TagError as e:
+                out.error(block.at("tag"), f"{label}: tag: {e}")
+                ok = False
+        elif line != versions.NIGHTLY and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", tag):
+            out.error(block.at("tag"), f"{label}: tag: {tag!r} is not a tag name")
+            ok = False
+        for key in ("default", "fidelity_validated"):
+            if raw.get(key) is True:
+                out.error(block.at(key), f"{label}: {key}: a tracker is never {key.replace('_', ' ')}")
+                ok = False
+    elif not versions.STABLE_LINE.match(line):
+        out.error(block.at("line"), f"{label}: line: {line!r} is neither X.Y nor a tracker named in "
+                                    f"[vline].trackers ({', '.join(settings.trackers)})")
+        ok = False
+    else:
+        try:
+            v = versions.parse_tag(tag)
+        except versions.TagError as e:
+            out.error(block.at("tag"), f"{label}: tag: {e}")
+            ok = False
+        else:
+            if versions.line_of(v) != line:
+                out.error(block.at("tag"), f"{label}: tag: {tag!r} is on line {versions.line_of(v)}, not {line}")
+                ok = False
+            elif v.is_prerelease:
+                out.error(block.at("tag"), f"{label}: tag: {tag!r} is a pre-release; it belongs on the rc tracker")
+                ok = False
+    if not ok:
+        return None
+    return Line(line=line, tag=tag, protocol_rev=raw["protocol_rev"], patch_repo=raw.get("patch_repo"),
+                patch_rev=raw.get("patch_rev"), fidelity_validated=raw.get("fidelity_validated", False),
+                default=raw.get("default", False), tracker=tracker, pos=block.line)
+
+
+def parse(tf: tomlfile.TomlFile) -> Compat:
+    out = Collector(tf.shown)
+    data = tf.data
+    for key in data:
+        if key not in ("vllm", "vline"):
+            out.warning(tf.layout.root.at(key) if key in tf.layout.root.keys else
+                        (tf.layout.tables.get(key) or tomlfile.Block(1)).line, f"unknown top-level key {key!r} (ignored)")
+    settings = _settings(data.get("vline"), tf, out)
+    raw_lines = data.get("vllm", [])
+    blocks = tf.layout.arrays.get("vllm", [])
+    lines: list[Line] = []
+    if not isinstance(raw_lines, list) or not all(isinstance(x, dict) for x in raw_lines):
+        out.error(tf.layout.root.at("vllm"), "vllm must be an array of [[vllm]] tables")
+        raw_lines = []
+    elif not raw_lines:
+        out.error(1, "no [[vllm]] table: at least one line is required")
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_lines):
+        block = blocks[i] if i < len(blocks) else tomlfile.Block(tf.layout.root.at("vllm"))
+        name = raw.get("line")
+        if isinstance(name, str):
+            if name in seen:
+                out.error(block.at("line"), f"[[vllm]] line {name!r}: duplicate line (first at line {seen[name]})")
+                continue
+            seen[name] = block.at("line")
+        ln = _line(raw, block, i, settings, out)
+        if ln:
+            lines.append(ln)
+
+    if raw_lines and len(lines) == len(raw_lines):  # cross-line rules need every line valid
+        _window_rules(lines, out)
+    compat = Compat(tf.path, tf.shown, settings, lines, findings=sorted(out.items, key=lambda f: f.line))
+    return compat
+
+
+def _window_rules(lines: list[Line], out: Collector) -> None:
+    defaults = [ln for ln in lines if ln.default]
+    stable = [ln for ln in lines if not ln.tracker]
+    if not defaults:
+        out.error(stable[0].pos if stable else lines[0].pos, "no line has default = true; exactly one stable line must")
+    elif len(defaults) > 1:
+        for ln in defaults[1:]:
+            out.error(ln.pos, f"[[vllm]] line {ln.line!r}: default: a second default line "
+                              f"(line {defaults[0].line!r} is already default)")
+    else:
+        default = defaults[0]
+        newest = max(stable, key=lambda ln: versions.line_key(ln.line))
+        if newest is not default:
+            out.error(default.pos, f"[[vllm]] line {default.line!r}: default: the default must be the newest "
+                                   f"stable line, which is {newest.line!r}")
+        rc = next((ln for ln in lines if ln.line == versions.RC), None)
+        if rc and rc.version and default.version and rc.version <= default.version:
+            out.warning(rc.pos, f"[[vllm]] line 'rc': tag {rc.tag} is not newer than the default line's "
+                                f"{default.tag}: the rc tracker is stale")

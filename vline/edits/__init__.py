@@ -1,0 +1,1 @@
+"""Byte-preserving edits of the user's TOML files (tomlkit)."""

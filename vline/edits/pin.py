@@ -1,0 +1,94 @@
+"""Pin a Cargo manifest to a line (SPEC §2): the crate's rev and its fork [patch]; no other byte changes.
+
+The fork block vline adds sits at the end of the manifest in one canonical form, so it can be
+removed exactly: pinning back to the default restores a manifest committed there byte for byte.
+A block the user placed elsewhere is edited in place with tomlkit.
+"""
+from __future__ import annotations
+
+import re
+
+import tomlkit
+from tomlkit.exceptions import ParseError
+from tomlkit.items import InlineTable, String, StringType, Table
+
+from ..cargo_toml import find_dependency, patch_entry
+from ..compat import same_source
+from ..errors import InputError
+
+
+def _q(value: str) -> str:
+    return tomlkit.string(value).as_string()
+
+
+def tail_block(git: str, crate: str, repo: str, rev: str) -> str:
+    return f"\n[patch.{_q(git)}]\n{crate} = {{ git = {_q(repo)}, rev = {_q(rev)} }}\n"
+
+
+def _tail_re(git: str, crate: str) -> re.Pattern[str]:
+    return re.compile(r"\n\[patch\." + re.escape(_q(git)) + r"\]\n" + re.escape(crate)
+                      + r' = \{ git = "[^"\n]*", rev = "[^"\n]*" \}\n\Z')
+
+
+def _parse(text: str, shown: str) -> tomlkit.TOMLDocument:
+    try:
+        return tomlkit.parse(text)
+    except ParseError as e:
+        raise InputError(f"invalid TOML: {e.args[0] if e.args else e}".split(" at line ")[0],
+                         path=shown, line=e.line) from None
+
+
+def _set_rev(container, rev: str) -> None:
+    old = container.get("rev")
+    literal = isinstance(old, String) and old.type == StringType.SLL
+    if old != rev:
+        container["rev"] = tomlkit.string(rev, literal=literal)
+
+
+def pin_text(text: str, crate: str, rev: str, fork: tuple[str, str] | None, shown: str = "Cargo.toml") -> str:
+    """The manifest text pinned to `rev`, with `fork` = (patch_repo, patch_rev) or None."""
+    doc = _parse(text, shown)
+    section, dep = find_dependency(doc, crate, shown)
+    git = str(dep["git"])
+    if fork and same_source(fork[0], git):
+        raise InputError(f"patch_repo {fork[0]} is the source [{section}].{crate} declares; Cargo rejects a "
+                         "[patch] that points to the same source", path=shown)
+    _set_rev(dep, rev)
+    out = doc.as_string()
+
+    m = _tail_re(git, crate).search(out)
+    if m:
+        out = out[: m.start()]
+    doc = _parse(out, shown)
+    entry = patch_entry(doc, git, crate)
+    if entry is not None:
+        source = doc["patch"][git]
+        if fork is None:
+            del source[crate]
+            if not source:
+                del doc["patch"][git]
+                if not doc["patch"]:
+                    del doc["patch"]
+        elif isinstance(entry, (InlineTable, Table)):
+            for other in ("branch", "tag", "path"):
+                if other in entry:
+                    del entry[other]
+            if entry.get("git") != fork[0]:
+                entry["git"] = fork[0]
+            _set_rev(entry, fork[1])
+        else:
+            source[crate] = _inline(fork)
+        return doc.as_string()
+    if fork is None:
+        return out
+    source = doc.get("patch", {}).get(git) if isinstance(doc.get("patch"), dict) else None
+    if source is not None:  # the user has a [patch."<git>"] table for other crates: join it
+        source[crate] = _inline(fork)
+        return doc.as_string()
+    if out and not out.endswith("\n"):
+        out += "\n"
+    return out + tail_block(git, crate, *fork)
+
+
+def _inline(fork: tuple[str, str]):
+    return tomlkit.parse(f"x = {{ git = {_q(fork[0])}, rev = {_q(fork[1])} }}")["x"]

@@ -1,0 +1,40 @@
+"""A rule violation found in a file: printed as `file:line: error|warning: message`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    line: int
+    severity: str  # "error" | "warning"
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def render(self) -> str:
+        return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+
+    def as_json(self) -> dict:
+        return {"file": self.path, "line": self.line, "severity": self.severity, "message": self.message}
+
+
+class Collector:
+    """Accumulates findings for one file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.items: list[Finding] = []
+
+    def error(self, line: int, message: str) -> None:
+        self.items.append(Finding(self.path, line, "error", message))
+
+    def warning(self, line: int, message: str) -> None:
+        self.items.append(Finding(self.path, line, "warning", message))
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.items if f.is_error]

@@ -1,0 +1,137 @@
+"""Matrix kinds are data (`matrix/*.toml`): which lines a kind covers, which fields a row carries,
+and extra axes. vline ships ci, docker and release; a `matrix/` folder beside compat.toml adds or
+overrides kinds by file stem.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import resources, tomlfile
+from .compat import Compat, Line
+from .errors import InputError, Refused
+
+MAX_ROWS = 256  # GitHub Actions' limit on jobs per matrix
+SELECTIONS = ("all", "stable", "trackers")
+
+
+def line_fields(compat: Compat, ln: Line, golden_lines: set[str]) -> dict[str, object]:
+    """Every field a row may carry for a line; a kind picks from these."""
+    frontend_repo, frontend_ref = ln.frontend(compat.settings)
+    return {
+        "line": ln.line,
+        "tag": ln.tag,
+        "protocol_rev": ln.protocol_rev,
+        "patch_repo": ln.patch_repo or "",
+        "patch_rev": ln.patch_rev or "",
+        "default": ln.default,
+        "fidelity_validated": ln.fidelity_validated,
+        "tracker": ln.tracker,
+        "has_goldens": ln.line in golden_lines,
+        "image_tag": ln.image_tag,
+        "frontend_repo": frontend_repo,
+        "frontend_ref": frontend_ref,
+        "target_env": compat.settings.target_env,
+    }
+
+
+# what a kind without `fields` carries (the ci kind's fields)
+DEFAULT_FIELDS = ("line", "tag", "protocol_rev", "patch_repo", "patch_rev", "default", "fidelity_validated",
+                  "tracker", "has_goldens", "image_tag")
+FIELDS = (*DEFAULT_FIELDS, "frontend_repo", "frontend_ref", "target_env")
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    source: Path
+    description: str
+    lines: str
+    fields: tuple[str, ...]
+    axes: tuple[tuple[str, tuple[dict[str, object], ...]], ...]
+
+
+def _parse_kind(path: Path) -> Kind:
+    tf = tomlfile.read(path, os.path.relpath(path))
+    data, root = tf.data, tf.layout.root
+
+    def fail(key: str, msg: str) -> InputError:
+        line = root.at(key) if key in root.keys else (tf.layout.tables.get(key) or root).line
+        return InputError(f"{key}: {msg}", path=tf.shown, line=line)
+
+    for key in data:
+        if key not in ("description", "lines", "fields", "axes"):
+            raise fail(key, "unknown key (expected description, lines, fields, axes)")
+    lines = data.get("lines", "all")
+    if lines not in SELECTIONS:
+        raise fail("lines", f"{lines!r} is not one of {', '.join(SELECTIONS)}")
+    fields = data.get("fields", list(DEFAULT_FIELDS))
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise fail("fields", "expected a list of field names")
+    bad = [f for f in fields if f not in FIELDS]
+    if bad:
+        raise fail("fields", f"unknown field {bad[0]!r} (known: {', '.join(FIELDS)})")
+    axes_raw = data.get("axes", {})
+    axes = []
+    if not isinstance(axes_raw, dict):
+        raise fail("axes", "expected [[axes.NAME]] tables")
+    for name, entries in axes_raw.items():
+        blocks = tf.layout.arrays.get(f"axes.{name}", [])
+        if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+            raise InputError(f"axes.{name}: expected one or more [[axes.{name}]] tables", path=tf.shown,
+                             line=blocks[0].line if blocks else 1)
+        for i, entry in enumerate(entries):
+            clash = set(entry) & set(fields)
+            if clash:
+                raise InputError(f"axes.{name}: key {sorted(clash)[0]!r} is also a line field", path=tf.shown,
+                                 line=blocks[i].line if i < len(blocks) else 1)
+        axes.append((name, tuple(entries)))
+    description = data.get("description", "")
+    return Kind(path.stem, path, str(description), lines, tuple(fields), tuple(axes))
+
+
+def kind_files(compat: Compat) -> dict[str, Path]:
+    """Built-in kinds, overridden and extended by `matrix/*.toml` beside compat.toml."""
+    found: dict[str, Path] = {}
+    for folder in (resources.matrix_dir(), compat.root / "matrix"):
+        if folder.is_dir():
+            for p in sorted(folder.glob("*.toml")):
+                found[p.stem] = p
+    return found
+
+
+def load_kind(compat: Compat, name: str) -> Kind:
+    files = kind_files(compat)
+    if name not in files:
+        raise InputError(f"unknown matrix kind {name!r} (kinds: {', '.join(sorted(files))})", path="matrix")
+    return _parse_kind(files[name])
+
+
+def rows(compat: Compat, kind: Kind, only: list[str] | None = None, golden_lines: set[str] = frozenset()) -> list[dict]:
+    selected = compat.ordered()
+    if only:
+        wanted = [compat.get(name).line for name in only]  # unknown line: InputError
+        selected = [ln for ln in selected if ln.line in wanted]
+    if kind.lines == "stable":
+        selected = [ln for ln in selected if not ln.tracker]
+    elif kind.lines == "trackers":
+        selected = [ln for ln in selected if ln.tracker]
+    out: list[dict] = []
+    axis_values = [entries for _, entries in kind.axes]
+    for ln in selected:
+        base = line_fields(compat, ln, golden_lines)
+        row = {f: base[f] for f in kind.fields}
+        for combo in itertools.product(*axis_values):
+            merged = dict(row)
+            for entry in combo:
+                merged.update(entry)
+            out.append(merged)
+    if not out:
+        which = f" for {', '.join(only)}" if only else ""
+        raise Refused(f"matrix {kind.name!r} has no rows{which} (it covers {kind.lines} lines)", path=compat.shown)
+    if len(out) > MAX_ROWS:
+        raise Refused(f"matrix {kind.name!r} has {len(out)} rows; GitHub Actions allows at most {MAX_ROWS}",
+                      path=compat.shown)
+    return out

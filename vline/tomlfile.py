@@ -1,0 +1,111 @@
+"""Read a TOML file with tomllib and keep where each table and key sits, for `file:line` findings.
+
+tomllib gives values but no positions; a light line scan recovers them. Positions are for
+messages only: values always come from tomllib.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+from .errors import InputError
+
+_ARRAY = re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(?:#.*)?$")
+_TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+_KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[.=]""")
+_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+@dataclass
+class Block:
+    """A table's header line and the line of each key in it."""
+
+    line: int
+    keys: dict[str, int] = field(default_factory=dict)
+
+    def at(self, key: str) -> int:
+        return self.keys.get(key, self.line)
+
+
+@dataclass
+class Layout:
+    root: Block
+    tables: dict[str, Block]
+    arrays: dict[str, list[Block]]
+
+
+def _name(raw: str) -> str:
+    return ".".join(p.strip().strip("\"'") for p in raw.split("."))
+
+
+def scan(text: str) -> Layout:
+    root = Block(1)
+    layout = Layout(root, {}, {})
+    current = root
+    in_multiline: str | None = None
+    for no, raw in enumerate(text.splitlines(), start=1):
+        if in_multiline:
+            if raw.count(in_multiline) % 2 == 1:
+                in_multiline = None
+            continue
+        if m := _ARRAY.match(raw):
+            current = Block(no)
+            layout.arrays.setdefault(_name(m.group(1)), []).append(current)
+            continue
+        if m := _TABLE.match(raw):
+            current = Block(no)
+            layout.tables[_name(m.group(1))] = current
+            continue
+        if m := _KEY.match(raw):
+            current.keys.setdefault(m.group(1).strip("\"'"), no)
+        for quote in ('"""', "'''"):
+            if raw.count(quote) % 2 == 1:
+                in_multiline = quote
+                break
+    return layout
+
+
+@dataclass
+class TomlFile:
+    path: Path
+    shown: str  # the path as messages show it
+    text: str
+    data: dict
+    layout: Layout
+
+
+def decode(raw: bytes, shown: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise InputError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x})", path=shown, line=line) from None
+
+
+def read(path: Path, shown: str | None = None) -> TomlFile:
+    """Read and parse; a missing, unreadable, non-UTF-8 or malformed file is an InputError (exit 2)."""
+    shown = shown or str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=shown) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a TOML file", path=shown) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", path=shown) from None
+    text = decode(raw, shown)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        msg = str(e)
+        m = _AT.search(msg)
+        line = int(m.group(1)) if m else max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+        msg = _AT.sub("", msg).replace("(at end of document)", "").strip()
+        raise InputError(f"invalid TOML: {msg}", path=shown, line=line) from None
+    return TomlFile(Path(path), shown, text, data, scan(text))

@@ -1,0 +1,55 @@
+"""Tags, lines and their order (SPEC §3), on PEP 440 versions from `packaging`."""
+from __future__ import annotations
+
+import re
+
+from packaging.version import InvalidVersion, Version
+
+NIGHTLY = "nightly"
+RC = "rc"
+STABLE_LINE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+
+
+class TagError(ValueError):
+    pass
+
+
+def parse_tag(tag: str) -> Version:
+    """`v0.22.1` → Version; rejects anything but a `v`-prefixed PEP 440 release (rcN and .postN allowed)."""
+    if not tag.startswith("v"):
+        raise TagError(f"tag {tag!r} must start with 'v' (e.g. v0.22.1)")
+    try:
+        v = Version(tag[1:])
+    except InvalidVersion:
+        raise TagError(f"tag {tag!r} is not a PEP 440 version") from None
+    if v.local is not None or v.is_devrelease or v.epoch or tag[1:2] in ("v", "V"):
+        raise TagError(f"tag {tag!r} is not a release version (no dev, local or epoch parts)")
+    if len(v.release) < 2:
+        raise TagError(f"tag {tag!r} has no minor version")
+    return v
+
+
+def is_release_candidate(v: Version) -> bool:
+    return v.pre is not None and v.pre[0] == "rc"
+
+
+def line_of(v: Version) -> str:
+    """A version's line is its major.minor."""
+    return f"{v.release[0]}.{v.release[1] if len(v.release) > 1 else 0}"
+
+
+def line_of_tag(tag: str) -> str:
+    return line_of(parse_tag(tag))
+
+
+def parse_reported(version: str) -> Version:
+    """An engine's reported version (`0.22.1`, `0.23.0.dev1+g16e9`, `v0.22.1`)."""
+    try:
+        return Version(version.strip())
+    except InvalidVersion:
+        raise TagError(f"version {version!r} is not a PEP 440 version") from None
+
+
+def line_key(line: str) -> Version:
+    """Order key of a stable line name ("0.10" > "0.9")."""
+    return Version(line)
