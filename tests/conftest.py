@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import gitworld  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+# env vars that would change vline's behaviour if inherited from a CI runner
+_SCRUB = ("GITHUB_ACTIONS", "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "VLINE_COMPAT", "VLINE_DEBUG")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    env["NO_COLOR"] = "1"
+    env.update(extra)
+    return env
+
+
+def vline(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
+          check_code: int | None = None) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess, as a user or CI job would."""
+    res = subprocess.run([sys.executable, "-m", "vline", *args], cwd=cwd, env=env or clean_env(),
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in res.stderr, res.stderr
+    if check_code is not None:
+        assert res.returncode == check_code, (res.returncode, res.stdout, res.stderr)
+    return res
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under root (except build output), for 'nothing was written' assertions."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "target" not in p.relative_to(root).parts}
+
+
+ERROR_LINE = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): error: (?P<msg>.+)$")
+
+
+def error_lines(stderr: str) -> list[re.Match]:
+    """The `file:line: error: message` lines of stderr; every stderr line must be one (no noise)."""
+    lines = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith("vline: ")]
+    matches = [ERROR_LINE.match(ln) for ln in lines]
+    assert lines and all(matches), stderr
+    return matches  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory) -> gitworld.World:
+    return gitworld.build(tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture
+def workspace(world, tmp_path) -> Path:
+    return world.new_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """An empty project folder with the repo's own compat.toml."""
+    d = tmp_path / "project"
+    d.mkdir()
+    (d / "compat.toml").write_bytes((REPO / "compat.toml").read_bytes())
+    return d
