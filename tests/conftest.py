@@ -13,6 +13,10 @@ import gitworld  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 # env vars that would change vline's behaviour if inherited from a CI runner
+# the SPEC §4 check deployment, as fingerprint flags
+CHECK_FLAGS = ["--gpu", "A100", "--vllm-tag", "v0.22.1", "--model", "facebook/opt-125m", "--tp", "1",
+               "--gpu-memory-utilization", "0.85", "--max-model-len", "2048", "--max-num-seqs", "64",
+               "--block-size", "16", "--no-enforce-eager", "--prefix-caching"]
 _SCRUB = ("GITHUB_ACTIONS", "GITHUB_ENV", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "VLINE_COMPAT", "VLINE_DEBUG")
 
 

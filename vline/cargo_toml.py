@@ -2,17 +2,15 @@
 
 Works on any mapping: a tomllib dict (check, fast path) or a tomlkit document (pin).
 """
-from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from typing import Any
 
 from .errors import InputError
 
 
-@dataclass(frozen=True)
-class Pin:
+class Pin(NamedTuple):
     section: str  # "workspace.dependencies" or "dependencies"
     git: str
     rev: str | None

@@ -2,7 +2,6 @@
 so the commands CI calls often (matrix, pin, env, check, fingerprint) load nothing they do not need.
 Errors become exit codes here and only here (see errors.py).
 """
-from __future__ import annotations
 
 import os
 import sys

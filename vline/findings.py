@@ -1,11 +1,9 @@
 """A rule violation found in a file: printed as `file:line: error|warning: message`."""
-from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     path: str
     line: int
     severity: str  # "error" | "warning"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +28,8 @@ def locked(directory: Path) -> Iterator[None]:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temp file in the same directory, fsync, rename."""
+    import tempfile
+
     path = Path(path)
     mode = None
     with contextlib.suppress(FileNotFoundError):

@@ -1,8 +1,7 @@
 """conformance/manifest.toml: the golden captures, parsed here and only here (SPEC §1.2)."""
-from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
 from . import tomlfile
@@ -17,8 +16,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MARKER = re.compile(r"^# (BEGIN|END) (\S+) GOLDENS\s*$")
 
 
-@dataclass(frozen=True)
-class Golden:
+class Golden(NamedTuple):
     line: str
     bucket_path: str
     sha256: str
@@ -28,12 +26,11 @@ class Golden:
     pos: int
 
 
-@dataclass
-class Manifest:
+class Manifest(NamedTuple):
     path: Path
     shown: str
     goldens: list[Golden]
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding]
 
     @property
     def errors(self) -> list[Finding]:
@@ -63,7 +60,7 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
         raw = []
     seen: dict[tuple[str, str], int] = {}
     for i, entry in enumerate(raw):
-        block = blocks[i] if i < len(blocks) else tomlfile.Block(1)
+        block = blocks[i] if i < len(blocks) else tomlfile.Block(1, {})
         label = f"[[golden]] #{i + 1}"
         ok = True
         for key, value in entry.items():

@@ -2,11 +2,10 @@
 and extra axes. vline ships ci, docker and release; a `matrix/` folder beside compat.toml adds or
 overrides kinds by file stem.
 """
-from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 from pathlib import Path
 
 from . import resources, tomlfile
@@ -43,8 +42,7 @@ DEFAULT_FIELDS = ("line", "tag", "protocol_rev", "patch_repo", "patch_rev", "def
 FIELDS = (*DEFAULT_FIELDS, "frontend_repo", "frontend_ref", "target_env")
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     name: str
     source: Path
     description: str

@@ -3,10 +3,9 @@
 tomllib gives values but no positions; a light line scan recovers them. Positions are for
 messages only: values always come from tomllib.
 """
-from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
 try:
@@ -22,19 +21,17 @@ _KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[.=]""")
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
-@dataclass
-class Block:
+class Block(NamedTuple):
     """A table's header line and the line of each key in it."""
 
     line: int
-    keys: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, int]
 
     def at(self, key: str) -> int:
         return self.keys.get(key, self.line)
 
 
-@dataclass
-class Layout:
+class Layout(NamedTuple):
     root: Block
     tables: dict[str, Block]
     arrays: dict[str, list[Block]]
@@ -45,7 +42,7 @@ def _name(raw: str) -> str:
 
 
 def scan(text: str) -> Layout:
-    root = Block(1)
+    root = Block(1, {})
     layout = Layout(root, {}, {})
     current = root
     in_multiline: str | None = None
@@ -55,11 +52,11 @@ def scan(text: str) -> Layout:
                 in_multiline = None
             continue
         if m := _ARRAY.match(raw):
-            current = Block(no)
+            current = Block(no, {})
             layout.arrays.setdefault(_name(m.group(1)), []).append(current)
             continue
         if m := _TABLE.match(raw):
-            current = Block(no)
+            current = Block(no, {})
             layout.tables[_name(m.group(1))] = current
             continue
         if m := _KEY.match(raw):
@@ -71,8 +68,7 @@ def scan(text: str) -> Layout:
     return layout
 
 
-@dataclass
-class TomlFile:
+class TomlFile(NamedTuple):
     path: Path
     shown: str  # the path as messages show it
     text: str

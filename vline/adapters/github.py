@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 
 from ..fsio import append_line
 
@@ -17,6 +16,8 @@ def _entry(name: str, value: str) -> str:
         raise ValueError(f"invalid GitHub variable name {name!r}")
     if "\n" not in value and "\r" not in value:
         return f"{name}={value}\n"
+    import secrets
+
     while True:
         delim = f"ghadelimiter_{secrets.token_hex(16)}"
         if delim not in value:

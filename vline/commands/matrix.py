@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 from .. import compat as compat_mod
 from .. import manifest as manifest_mod
 from .. import matrix, ui
-from ..adapters import github
 from ..errors import InputError
 
 
@@ -16,6 +16,11 @@ def run(compat_path: str | None, kind_name: str, only: list[str], output: str | 
     manifest = manifest_mod.load(compat.path)
     rows = matrix.rows(compat, kind, only, manifest.lines() if manifest else set())
     text = json.dumps({"include": rows}, separators=(",", ":"))
+    if output is None and "GITHUB_ACTIONS" not in os.environ:
+        ui.result(text)
+        return
+    from ..adapters import github  # only under Actions: keeps the common path light
+
     if output is not None:
         if not github.set_outputs({output: text}):
             raise InputError("--github-output needs $GITHUB_OUTPUT (set by GitHub Actions)")

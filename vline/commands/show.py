@@ -12,7 +12,7 @@ def run(compat_path: str | None, as_json: bool) -> None:
     goldens = {ln.line: len(manifest.for_line(ln.line)) if manifest else 0 for ln in compat.lines}
     lines = compat.ordered()
     if as_json:
-        ui.result_json({"compat": compat.shown, "settings": {**compat.settings.__dict__,
+        ui.result_json({"compat": compat.shown, "settings": {**compat.settings._asdict(),
                                                              "trackers": list(compat.settings.trackers)},
                         "lines": [{"line": ln.line, "tag": ln.tag, "protocol_rev": ln.protocol_rev,
                                    "patch_repo": ln.patch_repo or "", "patch_rev": ln.patch_rev or "",

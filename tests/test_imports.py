@@ -1,0 +1,37 @@
+"""The commands every CI job runs stay light: no boto3, docker or git on their import path."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import CHECK_FLAGS, clean_env
+
+HEAVY = {"boto3", "botocore", "docker", "git", "s3transfer"}
+# also kept off the read-only commands: only people's tables need rich, only edits need tomlkit
+READ_ONLY_EXTRA = {"rich", "tomlkit", "pydantic"}
+
+
+def imported(args, cwd) -> set[str]:
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "vline", *args], cwd=cwd, env=clean_env(),
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    mods = set()
+    for ln in res.stderr.splitlines():
+        if ln.startswith("import time:") and "|" in ln:
+            mods.add(ln.rsplit("|", 1)[1].strip().split(".")[0])
+    assert "vline" in mods
+    return mods
+
+
+@pytest.mark.parametrize("args", [["matrix"], ["matrix", "release"], ["env", "0.22"], ["check"],
+                                  ["fingerprint", *CHECK_FLAGS]])
+def test_read_commands_import_nothing_heavy(project, args):
+    mods = imported(args, project)
+    assert not mods & (HEAVY | READ_ONLY_EXTRA), sorted(mods & (HEAVY | READ_ONLY_EXTRA))
+
+
+def test_pin_imports_nothing_heavy(workspace):
+    mods = imported(["pin", "0.22", "--no-update"], workspace)
+    assert "tomlkit" in mods  # it edits
+    assert not mods & HEAVY, sorted(mods & HEAVY)
