@@ -72,3 +72,11 @@ def project(tmp_path) -> Path:
     d.mkdir()
     (d / "compat.toml").write_bytes((REPO / "compat.toml").read_bytes())
     return d
+
+
+# CI runs are reproducible: the same examples every run.
+from hypothesis import settings as _hsettings  # noqa: E402
+
+_hsettings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    _hsettings.load_profile("ci")
