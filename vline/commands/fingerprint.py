@@ -1,6 +1,7 @@
 """`vline fingerprint`: the config_hash of a deployment, or the one a trace was stamped with."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .. import fingerprint, trace, ui
@@ -8,14 +9,24 @@ from ..errors import InputError
 
 
 def from_trace(path: Path, as_json: bool) -> None:
+    """The meta a trace was stamped with: `key=value` lines (config_hash first), or the object as JSON."""
     meta = trace.read_meta(path)
+    if not isinstance(meta.get("config_hash"), str):
+        raise InputError("the trace is not stamped: its meta has no config_hash", path=str(path))
     if as_json:
         ui.result_json(meta)
         return
-    stamped = meta.get("config_hash")
-    if not isinstance(stamped, str):
-        raise InputError("the trace's meta has no config_hash", path=str(path))
-    ui.result(stamped)
+    ordered = {"config_hash": meta["config_hash"], **meta}
+    ui.result("".join(f"{k}={_flat(v)}\n" for k, v in ordered.items()))
+
+
+def _flat(value: object) -> str:
+    """Scalars as themselves; anything else (or a string spanning lines) as one line of JSON."""
+    if isinstance(value, str) and "\n" not in value and "\r" not in value:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
 
 
 def compute(gpu: str | None, tag: str | None, engine_config: str | None, flags: dict[str, object],
