@@ -144,6 +144,53 @@ def fingerprint(
     cmd.compute(gpu, vllm_tag, engine_config, flags, as_json)
 
 
+RemoteOpt = Annotated[Optional[str], typer.Option("--remote", metavar="URL",
+                                                  help="Upstream git URL (default: [vline].upstream).")]
+TagsFileOpt = Annotated[Optional[Path], typer.Option("--tags-file", metavar="FILE",
+                                                     help="Read a saved 'git ls-remote' dump instead of the remote.")]
+
+
+class Watched(str, Enum):
+    rc = "rc"
+    stable = "stable"
+
+
+@app.command()
+def watch(what: Annotated[Watched, typer.Argument(help="rc: follow the newest release candidate; stable: move "
+                                                       "lines to their newest releases and roll in newer ones.")],
+          remote: RemoteOpt = None, tags_file: TagsFileOpt = None) -> None:
+    """Follow upstream releases: prints a key=value summary (also to $GITHUB_OUTPUT)."""
+    from .commands import release
+
+    release.watch(State.compat, what.value, remote, tags_file)
+
+
+@app.command()
+def roll(tag: Annotated[str, typer.Argument(help="The new release, e.g. v0.24.0.")],
+         rev: Annotated[Optional[str], typer.Option("--rev", metavar="SHA",
+                                                    help="Crate rev (default: the tag's commit upstream).")] = None,
+         remote: RemoteOpt = None, tags_file: TagsFileOpt = None) -> None:
+    """Roll TAG in as the default line; the oldest stable lines by version leave."""
+    from .commands import release
+
+    release.roll(State.compat, tag, rev, remote, tags_file)
+
+
+class Bumped(str, Enum):
+    nightly = "nightly"
+
+
+@app.command()
+def bump(what: Annotated[Bumped, typer.Argument(help="The tracker to bump.")],
+         rev: Annotated[Optional[str], typer.Option("--rev", metavar="SHA",
+                                                    help="Rev (default: the remote's HEAD).")] = None,
+         remote: RemoteOpt = None, tags_file: TagsFileOpt = None) -> None:
+    """Move nightly's protocol_rev to upstream main's HEAD."""
+    from .commands import release
+
+    release.bump_nightly(State.compat, rev, remote, tags_file)
+
+
 def _report(e: VlineError) -> None:
     from .adapters import github
 

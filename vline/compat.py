@@ -146,16 +146,8 @@ class Compat(NamedTuple):
         return [ln for ln in self.ordered() if not ln.tracker]
 
     def line_for_version(self, reported: str) -> Line | None:
-        """A build's line: exact tag match first, then major.minor (stable lines before trackers)."""
-        v = versions.parse_reported(reported)
-        for ln in self.lines:
-            if ln.version is not None and ln.version == v:
-                return ln
-        minor = versions.line_of(v)
-        for ln in self.ordered()[::-1]:  # stable lines first, trackers last
-            if ln.version is not None and versions.line_of(ln.version) == minor:
-                return ln
-        return None
+        """The line an engine-reported version (or a tag) belongs to (SPEC §3)."""
+        return versions.match_line(reported, self.ordered())
 
     def manifest_path(self) -> Path:
         return self.root / self.settings.manifest

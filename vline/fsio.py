@@ -12,17 +12,33 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 
+_held: dict[str, int] = {}  # directories this process holds, so a command may nest locked() calls
+
+
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
-    """Serialise vline writers of one directory; flock on the directory leaves no lock file behind."""
-    if fcntl is None:  # pragma: no cover
-        yield
+    """Serialise vline writers of one directory; flock on the directory leaves no lock file behind.
+
+    Re-entrant within a process: a second flock on a new descriptor of the same directory would wait
+    for ourselves.
+    """
+    key = os.path.realpath(directory)
+    if fcntl is None or key in _held:
+        _held[key] = _held.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+            if not _held[key]:
+                del _held[key]
         return
     fd = os.open(directory, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _held[key] = 1
         yield
     finally:
+        _held.pop(key, None)
         os.close(fd)
 
 

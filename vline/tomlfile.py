@@ -95,7 +95,10 @@ def read(path: Path, shown: str | None = None) -> TomlFile:
         raise InputError("is a directory, not a TOML file", path=shown) from None
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", path=shown) from None
-    text = decode(raw, shown)
+    return parse_text(decode(raw, shown), Path(path), shown)
+
+
+def parse_text(text: str, path: Path, shown: str) -> TomlFile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -104,4 +107,4 @@ def read(path: Path, shown: str | None = None) -> TomlFile:
         line = int(m.group(1)) if m else max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
         msg = _AT.sub("", msg).replace("(at end of document)", "").strip()
         raise InputError(f"invalid TOML: {msg}", path=shown, line=line) from None
-    return TomlFile(Path(path), shown, text, data, scan(text))
+    return TomlFile(path, shown, text, data, scan(text))

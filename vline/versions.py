@@ -53,3 +53,19 @@ def parse_reported(version: str) -> Version:
 def line_key(line: str) -> Version:
     """Order key of a stable line name ("0.10" > "0.9")."""
     return Version(line)
+
+
+def match_line(reported: str, lines: list):
+    """A build's line: exact tag match first, then major.minor, stable lines before trackers.
+
+    `lines` are compat Lines in window order (newest first); returns one of them or None.
+    """
+    v = parse_reported(reported)
+    for ln in lines:
+        if ln.version is not None and ln.version == v:
+            return ln
+    minor = line_of(v)
+    for ln in sorted(lines, key=lambda ln: ln.tracker):  # stable first; sorted() keeps window order within
+        if ln.version is not None and line_of(ln.version) == minor:
+            return ln
+    return None
