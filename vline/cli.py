@@ -191,6 +191,101 @@ def bump(what: Annotated[Bumped, typer.Argument(help="The tracker to bump.")],
     release.bump_nightly(State.compat, rev, remote, tags_file)
 
 
+golden_app = typer.Typer(help="The golden captures of conformance/manifest.toml, stored in S3 by sha256.",
+                         no_args_is_help=True)
+app.add_typer(golden_app, name="golden")
+
+BucketOpt = Annotated[Optional[str], typer.Option("--bucket", metavar="S3URL",
+                                                  help="s3://bucket[/prefix] (default: $CONFORMANCE_BUCKET).")]
+LineOpt = Annotated[Optional[str], typer.Option("--line", metavar="LINE", help="Only this line's goldens.")]
+
+
+class Role(str, Enum):
+    fidelity = "fidelity"
+    schema = "schema"
+
+
+@golden_app.command("add")
+def golden_add(
+    traces: Annotated[list[Path], typer.Argument(metavar="TRACE...", help=".jsonl or .jsonl.gz captures.")],
+    line: Annotated[str, typer.Option("--line", help="The line the traces were captured on.")],
+    workload: Annotated[Optional[str], typer.Option("--workload", help="Workload name (default: the file name).")]
+    = None,
+    role: Annotated[Role, typer.Option("--role")] = Role.fidelity,
+) -> None:
+    """Register captures in the manifest (staged in .vline/goldens until uploaded)."""
+    from .commands import golden
+
+    golden.add(State.compat, traces, line, workload, role.value)
+
+
+@golden_app.command("upload")
+def golden_upload(line: LineOpt = None, bucket: BucketOpt = None,
+                  force: Annotated[bool, typer.Option("--force", help="Overwrite different bytes at a key.")]
+                  = False) -> None:
+    """Upload staged goldens; identical objects are skipped, different ones never overwritten."""
+    from .commands import golden
+
+    raise typer.Exit(golden.upload(State.compat, line, bucket, force))
+
+
+@golden_app.command("fetch")
+def golden_fetch(line: LineOpt = None, bucket: BucketOpt = None) -> None:
+    """Download goldens into the content-addressed cache (verified bytes only)."""
+    from .commands import golden
+
+    raise typer.Exit(golden.fetch_cmd(State.compat, line, bucket))
+
+
+@golden_app.command("verify")
+def golden_verify(line: LineOpt = None, bucket: BucketOpt = None) -> None:
+    """Fetch, then check sha256, provenance and every record of each golden."""
+    from .commands import golden
+
+    raise typer.Exit(golden.verify_cmd(State.compat, line, bucket))
+
+
+@golden_app.command("list")
+def golden_list(as_json: JsonOpt = False) -> None:
+    """List the goldens of the manifest."""
+    from .commands import golden
+
+    golden.list_cmd(State.compat, as_json)
+
+
+@golden_app.command("prune")
+def golden_prune() -> None:
+    """Remove generated entries whose line is no longer in compat.toml."""
+    from .commands import golden
+
+    golden.prune(State.compat)
+
+
+EvidenceOpt = Annotated[Optional[Path], typer.Option("--evidence", metavar="DIR",
+                                                     help="Evidence folder (default: .vline/evidence).")]
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def gate(line: Annotated[str, typer.Argument(help="The line to gate.")],
+         cmd: Annotated[Optional[list[str]], typer.Argument(metavar="-- CMD...", help="The replay command.")] = None,
+         bucket: BucketOpt = None, evidence_dir: EvidenceOpt = None) -> None:
+    """Fetch and verify LINE's goldens, run the replay command, write evidence."""
+    from .commands import gate as cmd_gate
+
+    raise typer.Exit(cmd_gate.run(State.compat, line, cmd or [], bucket, evidence_dir))
+
+
+@app.command()
+def promote(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...]")] = None,
+            evidence_dir: EvidenceOpt = None,
+            dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would change; write nothing.")]
+            = False) -> None:
+    """Set fidelity_validated where passing, current gate evidence allows it."""
+    from .commands import promote as cmd
+
+    cmd.run(State.compat, lines or [], evidence_dir, dry_run)
+
+
 def _report(e: VlineError) -> None:
     from .adapters import github
 
@@ -202,9 +297,38 @@ def _report(e: VlineError) -> None:
               file=sys.stderr)
 
 
+_VALUE_OPTIONS = {"--compat"}  # global options that take a value
+
+
+def _lean_app(argv: list[str]) -> typer.Typer:
+    """The app with only the invoked command registered: typer builds every registered command on each
+    call, which the commands CI runs often should not pay for. Help and unknown names get the full app."""
+    args = iter(argv)
+    name = None
+    for arg in args:
+        if arg in ("-h", "--help", "--version"):
+            return app
+        if arg in _VALUE_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            name = arg
+            break
+    commands = [c for c in app.registered_commands if (c.name or c.callback.__name__.replace("_", "-")) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    lean = typer.Typer(**{k: getattr(app.info, k) for k in ("name", "help", "no_args_is_help")},
+                       add_completion=False, pretty_exceptions_enable=False,
+                       context_settings=app.info.context_settings)
+    lean.registered_callback = app.registered_callback
+    lean.registered_commands = commands
+    lean.registered_groups = groups
+    return lean
+
+
 def main() -> None:
     try:
-        app()
+        _lean_app(sys.argv[1:])()
     except VlineError as e:
         _report(e)
         sys.exit(e.code)

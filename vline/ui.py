@@ -1,8 +1,10 @@
 """Where output goes: results on stdout; people's tables, notes and errors on stderr (rich, lazily)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 
@@ -36,3 +38,17 @@ def table(title: str, headers: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         t.add_row(*row)
     console().print(t)
+
+
+@contextlib.contextmanager
+def transfer_progress(labels: list[str]) -> Iterator[Callable[[int, int], None]]:
+    """Byte progress per transfer on stderr; silent off a terminal, where the per-item results suffice."""
+    if not labels or not console().is_terminal:
+        yield lambda i, n: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  console=console(), transient=True) as progress:
+        tasks = [progress.add_task(label, total=None) for label in labels]
+        yield lambda i, n: progress.advance(tasks[i], n)

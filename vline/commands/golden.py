@@ -1,0 +1,319 @@
+"""`vline golden add|upload|fetch|verify|list|prune`: the golden captures of the manifest, in S3.
+
+An object enters the cache only after its sha256 matched, by atomic rename: bad bytes are never
+cached, and a cached object is served with no request at all.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+
+from .. import compat as compat_mod
+from .. import goldens as gmod
+from .. import manifest as manifest_mod
+from .. import tomlfile, ui
+from ..adapters import s3 as s3mod
+from ..edits import manifest_edit
+from ..errors import NO, OK, InputError, Refused
+from ..fsio import atomic_write, locked
+from ..manifest import Golden
+
+ENV = 3
+
+
+def _manifest(compat: compat_mod.Compat) -> manifest_mod.Manifest:
+    m = manifest_mod.load(compat.path)
+    if m is None:
+        path = manifest_mod.path_beside(compat.path)
+        return manifest_mod.Manifest(path, os.path.relpath(path), [], [])
+    return m
+
+
+def _select(compat: compat_mod.Compat, manifest: manifest_mod.Manifest, line: str | None) -> list[Golden]:
+    if line is None:
+        return list(manifest.goldens)
+    if line not in manifest.lines() and line not in {ln.line for ln in compat.lines}:
+        compat.get(line)  # unknown line: exit 2 naming the known ones
+    return manifest.for_line(line)
+
+
+def _label(g: Golden) -> str:
+    return f"{g.line}/{g.workload}"
+
+
+# --- add -----------------------------------------------------------------------------------------
+
+def add(compat_path: str | None, traces: list[Path], line: str, workload: str | None, role: str) -> None:
+    compat = compat_mod.load(compat_path)
+    if compat.embedded:
+        raise InputError("no compat.toml here or in a parent folder: pass --compat PATH or run in your project")
+    ln = compat.get(line)
+    if workload and len(traces) > 1:
+        raise InputError("--workload names one trace; omit it to name each golden after its file")
+    manifest = _manifest(compat)
+    taken = {(g.line, g.workload) for g in manifest.goldens}
+    prepared = []
+    for path in traces:
+        name = workload or path.name.removesuffix(".gz").removesuffix(".jsonl")
+        meta, problems = gmod.check_records(path)
+        if problems:
+            raise InputError(f"not a valid trace: {problems[0]}", path=str(path))
+        refusals = gmod.provenance_problems(compat, ln.line, meta)
+        if (ln.line, name) in taken:
+            refusals.append(f"line {ln.line} already has workload {name!r}")
+        if refusals:
+            raise Refused(f"refused: {'; '.join(refusals)}", path=str(path))
+        for key in ("gpu", "model"):
+            if not isinstance(meta.get(key), str):
+                raise InputError(f"meta has no {key}, which names the golden's bucket path", path=str(path))
+        taken.add((ln.line, name))
+        prepared.append((path, {"line": ln.line,
+                                "bucket_path": gmod.bucket_path(ln.tag, meta["gpu"], meta["model"], name),
+                                "config_hash": meta["config_hash"], "workload": name, "role": role}))
+    with locked(compat.root):
+        text = manifest.path.read_text(encoding="utf-8") if manifest.path.exists() else ""
+        for path, entry in prepared:
+            _, entry["sha256"] = gmod.stage(compat, path)
+            text = manifest_edit.add_entry(text, entry)
+        check = manifest_mod.parse(tomlfile.parse_text(text, manifest.path, manifest.shown))
+        if check.errors:
+            raise InputError(f"the manifest would be invalid: {check.errors[0].message}", path=manifest.shown)
+        manifest.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(manifest.path, text.encode())
+    for _, e in prepared:
+        ui.result(f"line={e['line']} workload={e['workload']} role={e['role']} sha256={e['sha256']} "
+                  f"bucket_path={e['bucket_path']}")
+
+
+# --- fetch / verify (shared with gate) ----------------------------------------------------------
+
+class Outcome:
+    def __init__(self) -> None:
+        self.failures: dict[Golden, str] = {}
+        self.unreachable: list[str] = []
+        self.downloaded = 0
+        self.requests = 0
+
+    @property
+    def code(self) -> int:
+        return ENV if self.unreachable else (NO if self.failures else OK)
+
+
+def fetch(goldens: list[Golden], bucket: s3mod.BucketUrl | None, outcome: Outcome) -> dict[str, Path]:
+    """Make every golden's bytes local and verified; returns sha256 -> cached path."""
+    ready: dict[str, Path] = {}
+    todo: dict[str, Golden] = {}
+    for g in goldens:
+        p = gmod.cached_path(g.sha256)
+        if p.exists():
+            ready[g.sha256] = p
+        else:
+            todo.setdefault(g.sha256, g)
+    if not todo:
+        return ready
+    tmp_dir = gmod.cache_root() / "goldens" / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    jobs, owners = [], []
+    for sha, g in todo.items():
+        try:
+            loc = s3mod.locate(bucket, g.bucket_path)
+        except InputError as e:
+            outcome.failures[g] = e.message
+            continue
+        jobs.append(("download", loc, tmp_dir / f"{sha}.{uuid.uuid4().hex}.part"))
+        owners.append(g)
+    client = s3mod.S3()
+    with ui.transfer_progress([_label(g) for g in owners]) as advance:
+        results = client.transfer(jobs, advance) if jobs else {}
+    outcome.requests += client.requests
+    for i, g in enumerate(owners):
+        tmp = jobs[i][2]
+        err = results.get(i)
+        try:
+            if isinstance(err, s3mod.Unreachable):
+                outcome.unreachable.append(f"{_label(g)}: {err.message}")
+            elif isinstance(err, s3mod.Missing):
+                outcome.failures[g] = str(err)
+            elif err is not None:
+                outcome.failures[g] = getattr(err, "message", str(err))
+            else:
+                got = gmod.sha256_file(tmp)
+                if got != g.sha256:
+                    outcome.failures[g] = f"sha256 mismatch: the object at {jobs[i][1]} hashes to {got}"
+                else:
+                    final = gmod.cached_path(g.sha256)
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(tmp, final)  # only verified bytes enter the cache
+                    ready[g.sha256] = final
+                    outcome.downloaded += 1
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    return ready
+
+
+def verify(compat: compat_mod.Compat, goldens: list[Golden], bucket: s3mod.BucketUrl | None,
+           outcome: Outcome) -> dict[str, Path]:
+    """fetch, then re-hash and check each golden's meta and records against the manifest and window."""
+    ready = fetch(goldens, bucket, outcome)
+    for g in goldens:
+        if g in outcome.failures or g.sha256 not in ready:
+            continue
+        path = ready[g.sha256]
+        if gmod.sha256_file(path) != g.sha256:  # the local cache was altered since it was verified
+            outcome.failures[g] = "the cached copy no longer matches its sha256 (removed; fetch again)"
+            path.unlink()
+            continue
+        meta, problems = gmod.check_records(path)
+        problems += gmod.provenance_problems(compat, g.line, meta, g.config_hash) if meta else []
+        if problems:
+            outcome.failures[g] = "; ".join(problems)
+    return ready
+
+
+def _report(manifest: manifest_mod.Manifest, goldens: list[Golden], outcome: Outcome, action: str) -> int:
+    for g in goldens:
+        status = "failed" if g in outcome.failures else ("unreachable" if any(
+            u.startswith(_label(g) + ":") for u in outcome.unreachable) else "ok")
+        ui.result(f"line={g.line} workload={g.workload} sha256={g.sha256} status={status}")
+    for g, why in outcome.failures.items():
+        ui.note(f"{manifest.shown}:{g.pos}: error: golden {_label(g)}: {why}")
+    for u in outcome.unreachable:
+        ui.note(f"vline: error: {u}")
+    ok = len(goldens) - len(outcome.failures) - len(outcome.unreachable)
+    ui.note(f"vline: {action}: {ok}/{len(goldens)} goldens ok, {outcome.downloaded} downloaded, "
+            f"{outcome.requests} S3 requests")
+    return outcome.code
+
+
+def fetch_cmd(compat_path: str | None, line: str | None, bucket: str | None) -> int:
+    compat = compat_mod.load(compat_path)
+    manifest = _manifest(compat)
+    goldens = _select(compat, manifest, line)
+    outcome = Outcome()
+    fetch(goldens, s3mod.BucketUrl.parse(bucket), outcome)
+    return _report(manifest, goldens, outcome, "fetch")
+
+
+def verify_cmd(compat_path: str | None, line: str | None, bucket: str | None) -> int:
+    compat = compat_mod.load(compat_path)
+    manifest = _manifest(compat)
+    goldens = _select(compat, manifest, line)
+    outcome = Outcome()
+    verify(compat, goldens, s3mod.BucketUrl.parse(bucket), outcome)
+    return _report(manifest, goldens, outcome, "verify")
+
+
+# --- upload ---------------------------------------------------------------------------------------
+
+def upload(compat_path: str | None, line: str | None, bucket: str | None, force: bool) -> int:
+    compat = compat_mod.load(compat_path)
+    manifest = _manifest(compat)
+    goldens = _select(compat, manifest, line)
+    target = s3mod.BucketUrl.parse(bucket)
+    client = s3mod.S3()
+    plans: list[tuple[Golden, Path, s3mod.Location]] = []
+    status: dict[Golden, str] = {}
+    for g in goldens:
+        local = next((p for p in (gmod.staged_path(compat, g.sha256), gmod.cached_path(g.sha256)) if p.exists()),
+                     None)
+        if local is None:
+            status[g] = "skipped"
+            ui.note(f"vline: {_label(g)}: no local copy (staged or cached) to upload; skipped")
+            continue
+        if gmod.sha256_file(local) != g.sha256:
+            raise InputError(f"golden {_label(g)}: the local copy {local} does not match its sha256",
+                             path=manifest.shown, line=g.pos)
+        plans.append((g, local, s3mod.locate(target, g.bucket_path)))
+    conflicts, jobs, owners = [], [], []
+    for g, local, loc in plans:
+        size = client.size(loc)
+        if size is None:
+            jobs.append(("upload", loc, local))
+            owners.append(g)
+        elif size == local.stat().st_size and _remote_sha(client, loc) == g.sha256:
+            status[g] = "identical"
+        elif force:
+            jobs.append(("upload", loc, local))
+            owners.append(g)
+        else:
+            conflicts.append(f"{loc} holds different bytes than golden {_label(g)}")
+    if conflicts:  # refuse before uploading anything
+        raise Refused(f"{conflicts[0]}; never overwritten without --force"
+                      + (f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""))
+    with ui.transfer_progress([_label(g) for g in owners]) as advance:
+        results = client.transfer(jobs, advance) if jobs else {}
+    failed = []
+    for i, g in enumerate(owners):
+        err = results.get(i)
+        if err is None:
+            status[g] = "uploaded"
+        else:
+            status[g] = "failed"
+            failed.append(err)
+    for g in goldens:
+        ui.result(f"line={g.line} workload={g.workload} sha256={g.sha256} status={status.get(g, 'failed')}")
+    if failed:
+        raise failed[0] if isinstance(failed[0], s3mod.Unreachable) else Refused(str(failed[0]))
+    return OK
+
+
+def _remote_sha(client: s3mod.S3, loc: s3mod.Location) -> str:
+    """Hash the object's bytes (never its ETag): download to a temp file and hash it."""
+    tmp_dir = gmod.cache_root() / "goldens" / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"cmp.{uuid.uuid4().hex}.part"
+    try:
+        err = client.transfer([("download", loc, tmp)]).get(0)
+        if err is not None:
+            raise err
+        return gmod.sha256_file(tmp)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+# --- list / prune ---------------------------------------------------------------------------------
+
+def list_cmd(compat_path: str | None, as_json: bool) -> None:
+    compat = compat_mod.load(compat_path)
+    manifest = _manifest(compat)
+    window = {ln.line for ln in compat.lines}
+    rows = [{"line": g.line, "workload": g.workload, "role": g.role, "sha256": g.sha256,
+             "config_hash": g.config_hash, "bucket_path": g.bucket_path,
+             "cached": gmod.cached_path(g.sha256).exists(), "in_window": g.line in window}
+            for g in manifest.goldens]
+    if as_json:
+        ui.result_json(rows)
+        return
+    ui.table(f"{manifest.shown}: {len(rows)} goldens", ["line", "workload", "role", "sha256", "cached", "bucket_path"],
+             [[r["line"] + ("" if r["in_window"] else " (left)"), r["workload"], r["role"], r["sha256"][:12],
+               "yes" if r["cached"] else "no", r["bucket_path"]] for r in rows])
+
+
+def prune(compat_path: str | None) -> None:
+    compat = compat_mod.load(compat_path)
+    manifest = _manifest(compat)
+    window = {ln.line for ln in compat.lines}
+    gone = sorted({g.line for g in manifest.goldens if g.line not in window})
+    if not gone:
+        ui.result("changed=false")
+        return
+    with locked(compat.root):
+        before = manifest.path.read_text(encoding="utf-8")
+        text = before
+        for line in gone:
+            text = manifest_edit.remove_block(text, line)
+        after = manifest_mod.parse(tomlfile.parse_text(text, manifest.path, manifest.shown))
+        kept = sorted({g.line for g in after.goldens if g.line not in window})
+        removed = [g for g in manifest.goldens if g.line in gone and g.line not in kept]
+        if text != before:
+            atomic_write(manifest.path, text.encode())
+    for g in removed:
+        ui.note(f"vline: removed golden {_label(g)} ({g.bucket_path})")
+    for line in kept:
+        ui.note(f"vline: goldens of {line} sit outside vline's markers: yours, left alone")
+    ui.result(f"changed={'true' if removed else 'false'}\nremoved={','.join(sorted({g.line for g in removed}))}")
+

@@ -1,0 +1,148 @@
+"""Golden captures on disk: staging, hashing, the content-addressed cache, and trace validation."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from . import trace
+from .compat import Compat
+from .errors import InputError
+from .fsio import atomic_write
+
+STAGING = Path(".vline") / "goldens"
+SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+RECORD_INTS = ("prompt_tokens", "output_tokens")
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hash a file in constant memory (hashlib reads it in chunks)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def cache_root() -> Path:
+    if os.environ.get("VLINE_CACHE"):
+        return Path(os.environ["VLINE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vline"
+
+
+def cached_path(sha256: str) -> Path:
+    return cache_root() / "goldens" / "sha256" / f"{sha256}.jsonl.gz"
+
+
+def staged_path(compat: Compat, sha256: str) -> Path:
+    return compat.root / STAGING / f"{sha256}.jsonl.gz"
+
+
+def gzip_bytes(raw: bytes) -> bytes:
+    """Deterministic gzip: no file name, mtime 0, so the same JSONL always has the same sha256."""
+    return gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+def stage(compat: Compat, source: Path) -> tuple[Path, str]:
+    """Keep the archive of `source` in .vline/goldens/<sha256>.jsonl.gz; returns (path, sha256)."""
+    with open(source, "rb") as f:
+        is_gz = f.read(2) == trace.GZIP_MAGIC
+    dest_dir = compat.root / STAGING
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    if is_gz:
+        sha = sha256_file(source)
+        dest = dest_dir / f"{sha}.jsonl.gz"
+        if not dest.exists():
+            tmp = dest.with_suffix(".tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, dest)
+    else:
+        data = gzip_bytes(Path(source).read_bytes())
+        sha = hashlib.sha256(data).hexdigest()
+        dest = dest_dir / f"{sha}.jsonl.gz"
+        if not dest.exists():
+            atomic_write(dest, data)
+    return dest, sha
+
+
+def bucket_path(tag: str, gpu: str, model: str, workload: str) -> str:
+    """conformance/<tag>/<gpu>/<model>/<workload>.jsonl.gz; the model keeps its '/'."""
+    for name, value in (("gpu", gpu), ("workload", workload)):
+        if not SAFE_PART.match(value):
+            raise InputError(f"{name} {value!r} cannot be a path part (letters, digits, . _ + -)")
+    parts = model.split("/")
+    if not model or not all(SAFE_PART.match(p) for p in parts):
+        raise InputError(f"model {model!r} cannot be a path (parts of letters, digits, . _ + - joined by /)")
+    return f"conformance/{tag}/{gpu}/{model}/{workload}.jsonl.gz"
+
+
+def check_records(path: Path) -> tuple[dict, list[str]]:
+    """The meta and every problem of a trace: unparsable lines, records missing required keys."""
+    problems: list[str] = []
+    meta: dict | None = None
+    try:
+        with trace.open_text(path) as f:
+            for no, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    rec = json.loads(raw)
+                except json.JSONDecodeError as e:
+                    problems.append(f"line {no}: not JSON ({e.msg})")
+                    break
+                if meta is None:
+                    if not isinstance(rec, dict) or not isinstance(rec.get("meta"), dict):
+                        problems.append(f'line {no}: the first record is not {{"meta": {{...}}}}')
+                        break
+                    meta = rec["meta"]
+                    continue
+                problem = _record_problem(rec)
+                if problem:
+                    problems.append(f"line {no}: {problem}")
+                    break
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as e:
+        problems.append(f"unreadable: {e}")
+    if meta is None and not problems:
+        problems.append("empty trace: no meta line")
+    return meta or {}, problems
+
+
+def _record_problem(rec: object) -> str | None:
+    if not isinstance(rec, dict):
+        return "a record is not a JSON object"
+    for key in (*RECORD_INTS, "ttft_ms"):
+        if key not in rec:
+            return f"record has no {key}"
+    for key in RECORD_INTS:
+        if isinstance(rec[key], bool) or not isinstance(rec[key], int):
+            return f"{key} is not an integer ({rec[key]!r})"
+    if isinstance(rec["ttft_ms"], bool) or not isinstance(rec["ttft_ms"], (int, float)):
+        return f"ttft_ms is not a number ({rec['ttft_ms']!r})"
+    return None
+
+
+def provenance_problems(compat: Compat, line: str, meta: dict, config_hash: str | None = None) -> list[str]:
+    """A trace's meta against the line it is a golden of (SPEC §3 matching; nightly accepts any)."""
+    problems = []
+    if config_hash is None:
+        if not isinstance(meta.get("config_hash"), str):
+            problems.append("meta has no config_hash")
+    elif meta.get("config_hash") != config_hash:
+        problems.append(f"meta config_hash {str(meta.get('config_hash'))[:16]}… is not the manifest's "
+                        f"{config_hash[:16]}…")
+    if line != "nightly":
+        reported = meta.get("vllm_version")
+        if not isinstance(reported, str):
+            problems.append("meta has no vllm_version")
+        else:
+            try:
+                found = compat.line_for_version(reported)
+            except ValueError:
+                found = None
+            if found is None or found.line != line:
+                where = f"line {found.line}" if found else "no line of the window"
+                problems.append(f"meta vllm_version {reported} is on {where}, not {line}")
+    return problems
