@@ -265,7 +265,7 @@ EvidenceOpt = Annotated[Optional[Path], typer.Option("--evidence", metavar="DIR"
                                                      help="Evidence folder (default: .vline/evidence).")]
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+@app.command()
 def gate(line: Annotated[str, typer.Argument(help="The line to gate.")],
          cmd: Annotated[Optional[list[str]], typer.Argument(metavar="-- CMD...", help="The replay command.")] = None,
          bucket: BucketOpt = None, evidence_dir: EvidenceOpt = None) -> None:

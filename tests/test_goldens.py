@@ -1,0 +1,358 @@
+"""Goldens against a real S3 server (moto's standalone server over HTTP on loopback): capture → register
+→ upload → fetch → verify → gate → promote, and every refusal on the way."""
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+import textwrap
+import tomllib
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from conftest import REPO, clean_env, snapshot, vline
+from s3world import FaultProxy, MotoServer
+
+CONFIG = "f90fef94f6f258004f146d70c8a3aafe5aeb8dfb634ddf292cad3d355c808457"
+
+
+@pytest.fixture(scope="module")
+def moto():
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(moto):
+    p = FaultProxy(moto.port)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def s3(moto, proxy, tmp_path):
+    """A fresh bucket, and the environment a CI job would have (endpoint through the fault proxy)."""
+    proxy.reset_counts()
+    bucket = f"goldens-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")
+    client.create_bucket(Bucket=bucket)
+    env = clean_env(AWS_ENDPOINT_URL=proxy.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                    AWS_DEFAULT_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
+                    VLINE_CACHE=str(tmp_path / "cache"), CONFORMANCE_BUCKET=f"s3://{bucket}/ci")
+    return {"env": env, "client": client, "bucket": bucket, "proxy": proxy, "cache": tmp_path / "cache"}
+
+
+@pytest.fixture
+def proj(tmp_path) -> Path:
+    d = tmp_path / "proj"
+    (d / "conformance").mkdir(parents=True)
+    (d / "compat.toml").write_bytes((REPO / "compat.toml").read_bytes())
+    (d / "conformance" / "manifest.toml").write_text("# goldens of this project\n# (kept by hand above)\n")
+    return d
+
+
+def make_trace(path: Path, *, gz: bool = False, records: int = 5, **meta) -> Path:
+    m = {"model": "facebook/opt-125m", "gpu": "A100", "tp": 1, "config_hash": CONFIG, "vllm_version": "0.22.1",
+         "source": "tap", **meta}
+    m = {k: v for k, v in m.items() if v is not None}
+    lines = [json.dumps({"meta": m})] + [
+        json.dumps({"prompt_tokens": 10 + i, "output_tokens": 20 + i, "ttft_ms": 1.5 + i, "itl_ms": [3.0, 3.1]})
+        for i in range(records)]
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def manifest_entries(proj: Path) -> list[dict]:
+    return tomllib.loads((proj / "conformance" / "manifest.toml").read_text()).get("golden", [])
+
+
+def add_two(proj: Path, env: dict, line: str = "0.22", version: str = "0.22.1") -> None:
+    make_trace(proj / "chat.jsonl", vllm_version=version)
+    make_trace(proj / "code.jsonl.gz", gz=True, records=7, vllm_version=version)
+    vline("golden", "add", "chat.jsonl", "code.jsonl.gz", "--line", line, cwd=proj, env=env, check_code=0)
+
+
+def kv(text: str) -> list[dict[str, str]]:
+    return [dict(p.split("=", 1) for p in ln.split()) for ln in text.splitlines()]
+
+
+def test_capture_to_promotion(proj, s3):
+    env = s3["env"]
+    add_two(proj, env)
+    entries = manifest_entries(proj)
+    assert [(e["workload"], e["role"]) for e in entries] == [("chat", "fidelity"), ("code", "fidelity")]
+    assert entries[0]["bucket_path"] == "conformance/v0.22.1/A100/facebook/opt-125m/chat.jsonl.gz"
+    text = (proj / "conformance" / "manifest.toml").read_text()
+    assert text.startswith("# goldens of this project\n# (kept by hand above)\n\n# BEGIN 0.22 GOLDENS\n")
+    assert text.rstrip().endswith("# END 0.22 GOLDENS")
+
+    up = kv(vline("golden", "upload", cwd=proj, env=env, check_code=0).stdout)
+    assert [r["status"] for r in up] == ["uploaded", "uploaded"]
+    body = s3["client"].get_object(Bucket=s3["bucket"], Key="ci/" + entries[1]["bucket_path"])["Body"].read()
+    assert body == (proj / "code.jsonl.gz").read_bytes()  # gzip input is stored as given
+    again = kv(vline("golden", "upload", cwd=proj, env=env, check_code=0).stdout)
+    assert [r["status"] for r in again] == ["identical", "identical"]
+
+    res = vline("golden", "verify", "--line", "0.22", cwd=proj, env=env, check_code=0)
+    assert [r["status"] for r in kv(res.stdout)] == ["ok", "ok"] and "2 downloaded" in res.stderr
+    for e in entries:
+        assert (s3["cache"] / "goldens" / "sha256" / f"{e['sha256']}.jsonl.gz").exists()
+
+    check = ("import os, tomllib, pathlib; m = tomllib.loads(pathlib.Path(os.environ['CONFORMANCE_MANIFEST'])"
+             ".read_text()); g = m['golden']; assert len(g) == 2; "
+             "assert all(pathlib.Path(x['bucket_path']).is_absolute() and pathlib.Path(x['bucket_path']).exists() "
+             "for x in g); assert os.environ['VLLM_TARGET_VERSION'] == 'v0.22.1'; "
+             "assert sorted(os.listdir(os.environ['CONFORMANCE_GOLDENS'])) == ['chat.jsonl.gz', 'code.jsonl.gz']")
+    res = vline("gate", "0.22", "--", sys.executable, "-c", check, cwd=proj, env=env, check_code=0)
+    assert "passed=true" in res.stdout
+    ev = json.loads((proj / ".vline" / "evidence" / "0.22.json").read_text())
+    assert ev["passed"] is True and ev["exit_code"] == 0 and ev["tag"] == "v0.22.1"
+    assert ev["patch_rev"] == "b48f2434d7f523840a74e9f4b96b4499c1323a8f" and len(ev["goldens"]) == 2
+    assert ev["command"][0] == sys.executable and ev["vline_version"] and ev["time"]
+
+    compat_before = (proj / "compat.toml").read_text()
+    res = vline("promote", cwd=proj, env=env, check_code=0)
+    assert "promoted=0.22" in res.stdout
+    after = (proj / "compat.toml").read_text()
+    lines = {ln["line"]: ln for ln in tomllib.loads(after)["vllm"]}
+    assert lines["0.22"]["fidelity_validated"] is True and lines["0.21"]["fidelity_validated"] is False
+    # only that value changed: every comment and the order stay
+    assert after == compat_before.replace(
+        'patch_rev = "b48f2434d7f523840a74e9f4b96b4499c1323a8f"\nfidelity_validated = false\n\n# The crate',
+        'patch_rev = "b48f2434d7f523840a74e9f4b96b4499c1323a8f"\nfidelity_validated = true\n\n# The crate')
+    assert vline("promote", "0.22", cwd=proj, env=env, check_code=0).stdout.startswith("changed=false")
+    vline("check", cwd=proj, env=env, check_code=0)
+
+
+@pytest.mark.parametrize("meta,words", [
+    ({"config_hash": None}, "no config_hash"),
+    ({"vllm_version": "0.23.0"}, "is on line 0.23, not 0.22"),
+    ({"vllm_version": None}, "no vllm_version"),
+])
+def test_add_refusals_leave_the_manifest_untouched(proj, s3, meta, words):
+    make_trace(proj / "t.jsonl", **meta)
+    before = snapshot(proj)
+    res = vline("golden", "add", "t.jsonl", "--line", "0.22", "--workload", "chat", cwd=proj, env=s3["env"],
+                check_code=1)
+    assert words in res.stderr and res.stdout == ""
+    assert snapshot(proj) == before  # nothing staged, nothing written
+
+
+def test_add_refuses_a_duplicate_workload_and_accepts_any_version_on_nightly(proj, s3):
+    env = s3["env"]
+    make_trace(proj / "a.jsonl")
+    vline("golden", "add", "a.jsonl", "--line", "0.22", "--workload", "chat", cwd=proj, env=env, check_code=0)
+    before = snapshot(proj)
+    res = vline("golden", "add", "a.jsonl", "--line", "0.22", "--workload", "chat", cwd=proj, env=env, check_code=1)
+    assert "already has workload 'chat'" in res.stderr
+    assert snapshot(proj) == before
+    make_trace(proj / "n.jsonl", vllm_version="0.24.0.dev12+gabc")
+    vline("golden", "add", "n.jsonl", "--line", "nightly", cwd=proj, env=env, check_code=0)
+    assert {(e["line"], e["workload"]) for e in manifest_entries(proj)} == {("0.22", "chat"), ("nightly", "n")}
+    text = (proj / "conformance" / "manifest.toml").read_text()
+    assert "# BEGIN NIGHTLY GOLDENS" in text and text.count("# BEGIN 0.22 GOLDENS") == 1
+
+
+def test_plain_jsonl_archives_are_deterministic(proj, s3, tmp_path):
+    make_trace(proj / "t.jsonl")
+    vline("golden", "add", "t.jsonl", "--line", "0.22", cwd=proj, env=s3["env"], check_code=0)
+    sha = manifest_entries(proj)[0]["sha256"]
+    staged = proj / ".vline" / "goldens" / f"{sha}.jsonl.gz"
+    assert gzip.decompress(staged.read_bytes()) == (proj / "t.jsonl").read_bytes()
+    other = tmp_path / "other"
+    (other / "conformance").mkdir(parents=True)
+    (other / "compat.toml").write_bytes((REPO / "compat.toml").read_bytes())
+    (other / "t.jsonl").write_bytes((proj / "t.jsonl").read_bytes())
+    vline("golden", "add", "t.jsonl", "--line", "0.22", cwd=other, env=s3["env"], check_code=0)
+    assert manifest_entries(other)[0]["sha256"] == sha
+
+
+def test_bad_trace_and_bad_arguments(proj, s3):
+    (proj / "bad.jsonl").write_text('{"meta": {"config_hash": "x"}}\n{"prompt_tokens": 1}\n')
+    res = vline("golden", "add", "bad.jsonl", "--line", "0.22", cwd=proj, env=s3["env"], check_code=2)
+    assert "record has no output_tokens" in res.stderr
+    make_trace(proj / "a.jsonl")
+    make_trace(proj / "b.jsonl")
+    res = vline("golden", "add", "a.jsonl", "b.jsonl", "--line", "0.22", "--workload", "w", cwd=proj, env=s3["env"],
+                check_code=2)
+    assert "--workload names one trace" in res.stderr
+    vline("golden", "add", "a.jsonl", "--line", "0.9", cwd=proj, env=s3["env"], check_code=2)
+
+
+def test_upload_never_overwrites_different_bytes(proj, s3):
+    env = s3["env"]
+    make_trace(proj / "chat.jsonl")
+    vline("golden", "add", "chat.jsonl", "--line", "0.22", cwd=proj, env=env, check_code=0)
+    key = "ci/" + manifest_entries(proj)[0]["bucket_path"]
+    s3["client"].put_object(Bucket=s3["bucket"], Key=key, Body=b"someone else's bytes")
+    res = vline("golden", "upload", cwd=proj, env=env, check_code=1)
+    assert "never overwritten without --force" in res.stderr
+    assert s3["client"].get_object(Bucket=s3["bucket"], Key=key)["Body"].read() == b"someone else's bytes"
+    vline("golden", "upload", "--force", cwd=proj, env=env, check_code=0)
+    stored = s3["client"].get_object(Bucket=s3["bucket"], Key=key)["Body"].read()
+    assert gzip.decompress(stored) == (proj / "chat.jsonl").read_bytes()
+
+
+def _uploaded(proj, s3) -> list[dict]:
+    add_two(proj, s3["env"])
+    vline("golden", "upload", cwd=proj, env=s3["env"], check_code=0)
+    return manifest_entries(proj)
+
+
+@pytest.mark.parametrize("damage", ["tampered", "truncated"])
+def test_bad_objects_fail_verify_and_are_never_cached(proj, s3, damage):
+    entries = _uploaded(proj, s3)
+    key = "ci/" + entries[1]["bucket_path"]
+    good = s3["client"].get_object(Bucket=s3["bucket"], Key=key)["Body"].read()
+    bad = good[: len(good) // 2] if damage == "truncated" else good[:-1] + bytes([good[-1] ^ 1])
+    s3["client"].put_object(Bucket=s3["bucket"], Key=key, Body=bad)
+    res = vline("golden", "verify", cwd=proj, env=s3["env"], check_code=1)
+    assert [r["status"] for r in kv(res.stdout)] == ["ok", "failed"]
+    err = [ln for ln in res.stderr.splitlines() if ": error: " in ln]
+    assert len(err) == 1 and "golden 0.22/code: sha256 mismatch" in err[0]
+    assert err[0].startswith("conformance/manifest.toml:")
+    cached = {p.name for p in (s3["cache"] / "goldens" / "sha256").iterdir()}
+    assert cached == {f"{entries[0]['sha256']}.jsonl.gz"}  # the bad bytes never entered the cache
+    assert not list((s3["cache"] / "goldens" / "tmp").iterdir())
+
+
+def test_provenance_and_record_failures_are_named(proj, s3):
+    entries = _uploaded(proj, s3)
+    path = proj / "conformance" / "manifest.toml"
+    text = path.read_text().replace(entries[0]["config_hash"], "c" * 64, 1)  # the manifest disagrees with chat's meta
+    path.write_text(text)
+    # a golden registered by hand on the wrong line: 0.23's engine version under 0.21
+    wrong = make_trace(proj / "wrong.jsonl.gz", gz=True, vllm_version="0.23.0")
+    broken = proj / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"meta": {"config_hash": "' + CONFIG.encode()
+                                     + b'", "vllm_version": "0.21.0"}}\n{"prompt_tokens": "7", "output_tokens": 1, '
+                                       b'"ttft_ms": 1}\n'))
+    import hashlib
+    for name, f in (("wrong", wrong), ("broken", broken)):
+        sha = hashlib.sha256(f.read_bytes()).hexdigest()
+        s3["client"].put_object(Bucket=s3["bucket"], Key=f"ci/x/{name}.jsonl.gz", Body=f.read_bytes())
+        path.write_text(path.read_text() + textwrap.dedent(f"""
+            [[golden]]
+            line = "0.21"
+            bucket_path = "x/{name}.jsonl.gz"
+            sha256 = "{sha}"
+            config_hash = "{CONFIG}"
+            workload = "{name}"
+            role = "schema"
+            """))
+    res = vline("golden", "verify", cwd=proj, env=s3["env"], check_code=1)
+    errors = "\n".join(ln for ln in res.stderr.splitlines() if ": error: " in ln)
+    assert "golden 0.22/chat: meta config_hash" in errors
+    assert "golden 0.21/wrong: meta vllm_version 0.23.0 is on line 0.23, not 0.21" in errors
+    assert "golden 0.21/broken: line 2: prompt_tokens is not an integer ('7')" in errors
+    assert [r["status"] for r in kv(res.stdout)] == ["failed", "ok", "failed", "failed"]
+
+
+def test_warm_cache_needs_no_server_and_cold_cache_is_exit_3(proj, s3, tmp_path):
+    _uploaded(proj, s3)
+    vline("golden", "fetch", cwd=proj, env=s3["env"], check_code=0)
+    down = {**s3["env"], "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens on the discard port
+    s3["proxy"].reset_counts()
+    res = vline("golden", "verify", cwd=proj, env=down, check_code=0)
+    assert "0 S3 requests" in res.stderr and s3["proxy"].connections == 0
+    cold = {**down, "VLINE_CACHE": str(tmp_path / "cold")}
+    res = vline("golden", "verify", cwd=proj, env=cold, check_code=3)
+    assert "unreachable" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "cold" / "goldens" / "sha256").exists()
+
+
+@pytest.mark.parametrize("fault", ["503", "reset"])
+def test_transient_faults_are_retried(proj, s3, fault):
+    _uploaded(proj, s3)
+    s3["proxy"].reset_counts()
+    s3["proxy"].inject(fault, times=2)
+    res = vline("golden", "verify", cwd=proj, env=s3["env"], check_code=0)
+    assert [r["status"] for r in kv(res.stdout)] == ["ok", "ok"]
+    assert s3["proxy"].connections >= 3  # the faults really happened and were retried
+
+
+def test_persistent_resets_are_exit_3_and_nothing_cached(proj, s3):
+    _uploaded(proj, s3)
+    s3["proxy"].reset_counts()
+    s3["proxy"].always = "reset"
+    try:
+        res = vline("golden", "verify", cwd=proj, env=s3["env"], check_code=3)
+    finally:
+        s3["proxy"].always = None
+    assert "unreachable after retries" in res.stderr
+    assert not list(s3["cache"].glob("goldens/sha256/*"))  # nothing entered the cache
+    assert not list(s3["cache"].glob("goldens/tmp/*"))  # and no partial download was left behind
+
+
+def test_line_without_goldens_verifies_clean(proj, s3):
+    res = vline("golden", "verify", "--line", "0.23", cwd=proj, env=s3["env"], check_code=0)
+    assert res.stdout == ""
+    vline("golden", "verify", "--line", "0.5", cwd=proj, env=s3["env"], check_code=2)
+
+
+def test_failing_gate_refuses_promotion(proj, s3):
+    _uploaded(proj, s3)
+    res = vline("gate", "0.22", "--", sys.executable, "-c", "raise SystemExit(4)", cwd=proj, env=s3["env"],
+                check_code=1)
+    assert "passed=false" in res.stdout and "exit_code=4" in res.stdout
+    before = snapshot(proj)
+    res = vline("promote", "0.22", cwd=proj, env=s3["env"], check_code=1)
+    assert "the gate did not pass (exit code 4)" in res.stderr
+    assert snapshot(proj) == before
+
+
+def test_gate_fails_on_bad_goldens_without_running_the_command(proj, s3, tmp_path):
+    entries = _uploaded(proj, s3)
+    s3["client"].put_object(Bucket=s3["bucket"], Key="ci/" + entries[0]["bucket_path"], Body=b"x")
+    marker = tmp_path / "ran"
+    res = vline("gate", "0.22", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')", cwd=proj, env=s3["env"],
+                check_code=1)
+    assert not marker.exists() and "passed=false" in res.stdout
+    assert json.loads((proj / ".vline" / "evidence" / "0.22.json").read_text())["exit_code"] is None
+
+
+def test_stale_evidence_after_the_rev_moves(proj, s3):
+    _uploaded(proj, s3)
+    vline("gate", "0.22", "--", sys.executable, "-c", "pass", cwd=proj, env=s3["env"], check_code=0)
+    compat = proj / "compat.toml"
+    compat.write_text(compat.read_text().replace("0decac0d96c42b49572498019f0a0e3600f50398",
+                                                 "1111111111111111111111111111111111111111", 1))
+    before = snapshot(proj)
+    res = vline("promote", "0.22", cwd=proj, env=s3["env"], check_code=1)
+    assert "stale evidence: it was for protocol_rev 0decac0d" in res.stderr
+    assert snapshot(proj) == before
+
+
+def test_single_seed_is_never_enough(proj, s3):
+    env = s3["env"]
+    make_trace(proj / "chat.jsonl")
+    make_trace(proj / "shape.jsonl")
+    vline("golden", "add", "chat.jsonl", "--line", "0.22", cwd=proj, env=env, check_code=0)
+    vline("golden", "add", "shape.jsonl", "--line", "0.22", "--role", "schema", cwd=proj, env=env, check_code=0)
+    vline("golden", "upload", cwd=proj, env=env, check_code=0)
+    vline("gate", "0.22", "--", sys.executable, "-c", "pass", cwd=proj, env=env, check_code=0)
+    res = vline("promote", "0.22", "--dry-run", cwd=proj, env=env, check_code=1)
+    assert "at least two fidelity goldens with different workloads (has 1)" in res.stderr
+    res = vline("promote", "nightly", cwd=proj, env=env, check_code=2)  # no evidence for it at all
+    assert "no evidence" in res.stderr
+
+
+def test_list_and_prune(proj, s3):
+    env = s3["env"]
+    add_two(proj, env, line="0.21", version="0.21.0")
+    listed = json.loads(vline("golden", "list", "--json", cwd=proj, env=env, check_code=0).stdout)
+    assert [(g["line"], g["workload"], g["in_window"]) for g in listed] == [("0.21", "chat", True),
+                                                                           ("0.21", "code", True)]
+    assert vline("golden", "prune", cwd=proj, env=env, check_code=0).stdout == "changed=false\n"
+    compat = proj / "compat.toml"
+    text = compat.read_text()
+    compat.write_text(text[: text.index("# The crate did not exist")])  # 0.21 leaves the window
+    res = vline("golden", "prune", cwd=proj, env=env, check_code=0)
+    assert res.stdout == "changed=true\nremoved=0.21\n"
+    assert "removed golden 0.21/chat" in res.stderr
+    assert (proj / "conformance" / "manifest.toml").read_text() == "# goldens of this project\n# (kept by hand above)\n"
