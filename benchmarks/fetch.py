@@ -58,8 +58,8 @@ def main() -> int:
             total = args.count * args.size_mib
 
             t0 = time.perf_counter()
-            subprocess.run(vline, cwd=proj, env={**env, "VLINE_CACHE": str(root / "cache")}, check=True,
-                           stdout=subprocess.DEVNULL)
+            cold = subprocess.run(vline, cwd=proj, env={**env, "VLINE_CACHE": str(root / "cache")}, check=True,
+                                  capture_output=True, text=True)
             t_vline = time.perf_counter() - t0
 
             t_aws = None
@@ -82,7 +82,8 @@ def main() -> int:
     finally:
         proxy.close()
         server.stop()
-    print(f"vline golden fetch (cold)   {t_vline:6.2f} s  {total / t_vline:7.1f} MiB/s  ({args.count} x {args.size_mib} MiB)")
+    print(f"vline golden fetch (cold)   {t_vline:6.2f} s  {total / t_vline:7.1f} MiB/s  ({args.count} x {args.size_mib} MiB); "
+          f"{cold.stderr.strip().splitlines()[-1]}")
     if t_aws is not None:
         print(f"aws s3 cp, sequential       {t_aws:6.2f} s  {total / t_aws:7.1f} MiB/s")
         ratio = t_aws / t_vline
