@@ -286,6 +286,60 @@ def promote(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE.
     cmd.run(State.compat, lines or [], evidence_dir, dry_run)
 
 
+JobsOpt = Annotated[int, typer.Option("-j", "--jobs", min=1, help="Lines at once.")]
+CommittedOpt = Annotated[bool, typer.Option("--committed", help="Use HEAD only, without uncommitted changes.")]
+
+
+@app.command()
+def each(args: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...] -- CMD...")] = None,
+         jobs: JobsOpt = 1, committed: CommittedOpt = False, as_json: JsonOpt = False) -> None:
+    """Run CMD in every line's isolated, pinned checkout (the user's checkout is never touched)."""
+    from .commands import each as cmd
+
+    lines, command = _split_dashdash(args or [])
+    cmd.run(State.compat, lines, command, jobs, as_json, committed)
+
+
+TemplateOpt = Annotated[Optional[Path], typer.Option("--template", metavar="PATH",
+                                                     help="Template (default: Dockerfile.template beside compat.toml).")]
+ImageOpt = Annotated[Optional[str], typer.Option("--image", metavar="REPO", help="Image repository (default: "
+                                                                                 "[vline].image).")]
+
+
+@app.command()
+def render(line: Annotated[str, typer.Argument(help="The line to render for.")], template: TemplateOpt = None,
+           image: ImageOpt = None) -> None:
+    """Print Dockerfile.template rendered for LINE (its ARG defaults become the line's values)."""
+    from .commands import build as cmd
+
+    cmd.render_cmd(State.compat, line, template, image)
+
+
+@app.command()
+def build(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...]")] = None,
+          image: ImageOpt = None, template: TemplateOpt = None,
+          push: Annotated[bool, typer.Option("--push", help="Push every tag; record the registry digest.")] = False,
+          report: Annotated[Optional[Path], typer.Option("--report", metavar="FILE", help="Write a JSON report.")]
+          = None,
+          bake: Annotated[Optional[Path], typer.Option("--bake", metavar="FILE",
+                                                       help="Write a docker buildx bake file instead of building.")]
+          = None,
+          jobs: JobsOpt = 1, committed: CommittedOpt = False) -> None:
+    """Build each line's image in its own pinned checkout with the Docker engine."""
+    from .commands import build as cmd
+
+    cmd.run(State.compat, lines or [], image, template, push, report, bake, jobs, committed)
+
+
+def _split_dashdash(args: list[str]) -> tuple[list[str], list[str]]:
+    """click drops the first `--`; what precedes the command is lines only if a `--` was given."""
+    raw = sys.argv[1:]
+    if "--" not in raw:
+        return [], args
+    after = raw[raw.index("--") + 1:]
+    return args[: len(args) - len(after)], after
+
+
 def _report(e: VlineError) -> None:
     from .adapters import github
 

@@ -74,3 +74,64 @@ def read_dump(path: Path) -> Remote:
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", path=str(path)) from None
     return parse_ls_remote(text, str(path))
+
+
+# --- isolated checkouts -------------------------------------------------------------------------
+
+def _git(cwd: Path, *args: str) -> str:
+    from git.cmd import Git
+    from git.exc import GitCommandError
+
+    try:
+        return Git(str(cwd)).execute(["git", *args], strip_newline_in_stdout=False)
+    except GitCommandError as e:
+        lines = [ln.strip().removeprefix("stderr:").strip(" '") for ln in str(e.stderr or e).splitlines()]
+        raise EnvironmentFailure(f"git {' '.join(args[:2])} failed in {cwd}: "
+                                 f"{next((ln for ln in lines if ln), str(e))}") from None
+
+
+def toplevel(path: Path) -> Path:
+    try:
+        return Path(_git(path, "rev-parse", "--show-toplevel").strip())
+    except EnvironmentFailure:
+        raise InputError(f"{path} is not inside a git repository: per-line checkouts need one") from None
+
+
+def head(top: Path) -> str:
+    return _git(top, "rev-parse", "HEAD").strip()
+
+
+def origin_url(top: Path) -> str:
+    try:
+        return _git(top, "remote", "get-url", "origin").strip()
+    except EnvironmentFailure:
+        return ""
+
+
+def _z(text: str) -> list[str]:
+    return [p for p in text.split("\0") if p]
+
+
+def sync_checkout(top: Path, dest: Path, sha: str, uncommitted: bool) -> list[str]:
+    """Make `dest` a clean checkout of `sha` from `top` (created once, reused), plus the user's uncommitted
+    work when asked: modified tracked files and untracked files git does not ignore. `top` is only read.
+    Returns the uncommitted paths copied."""
+    import shutil
+
+    if not (dest / ".git").exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _git(dest.parent, "clone", "--quiet", "--shared", "--no-checkout", str(top), str(dest))
+    _git(dest, "checkout", "--quiet", "--force", "--detach", sha)
+    _git(dest, "clean", "-fdq")
+    if not uncommitted:
+        return []
+    changed = _z(_git(top, "diff", "--name-only", "-z", "HEAD"))
+    untracked = _z(_git(top, "ls-files", "--others", "--exclude-standard", "-z"))
+    for rel in changed + untracked:
+        src, out = top / rel, dest / rel
+        if src.is_file():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, out)
+        elif not src.exists():
+            out.unlink(missing_ok=True)
+    return changed + untracked

@@ -1,0 +1,56 @@
+"""Per-line isolated checkouts: each line builds in its own copy of the repository, pinned to the line,
+with its own CARGO_TARGET_DIR, all under vline's cache and reused across runs. The user's checkout is
+only ever read.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from . import goldens
+from .adapters import git
+from .compat import Compat, Line
+from .fsio import locked
+
+
+class Checkout(NamedTuple):
+    line: Line
+    path: Path  # the checkout's top
+    compat_dir: Path  # where compat.toml sits inside it
+    manifest: Path
+    target_dir: Path
+    head: str
+    uncommitted: list[str]
+
+    def env(self, compat: Compat) -> dict[str, str]:
+        """What a command run for this line sees: `vline env` plus VLINE_* and its own CARGO_TARGET_DIR."""
+        return {**self.line.build_env(compat.settings), "VLINE_LINE": self.line.line, "VLINE_TAG": self.line.tag,
+                "VLINE_CHECKOUT": str(self.path), "CARGO_TARGET_DIR": str(self.target_dir)}
+
+
+def base(top: Path) -> Path:
+    digest = hashlib.sha256(str(top.resolve()).encode()).hexdigest()[:12]
+    return goldens.cache_root() / "checkouts" / f"{top.name}-{digest}"
+
+
+def prepare(compat: Compat, line: Line, *, committed_only: bool = False, update: bool = True) -> Checkout:
+    """The line's checkout at the user's HEAD (+ uncommitted work unless committed_only), pinned as by pin."""
+    from .commands.pin import pin_manifest
+
+    top = git.toplevel(compat.root)
+    sha = git.head(top)
+    root = base(top)
+    dest = root / "lines" / line.line
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    lock_dir = root / "locks" / line.line
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with locked(lock_dir):  # one writer per line's checkout; different lines go side by side
+        copied = git.sync_checkout(top, dest, sha, uncommitted=not committed_only)
+        rel = os.path.relpath(compat.root, top)
+        compat_dir = (dest / rel).resolve()
+        manifest = compat_dir / compat.settings.manifest
+        if manifest.is_file():
+            pin_manifest(compat, line, update=update, manifest=manifest)
+    return Checkout(line, dest, compat_dir, manifest, root / "targets" / line.line, sha, copied)
