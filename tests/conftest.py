@@ -55,6 +55,18 @@ def error_lines(stderr: str) -> list[re.Match]:
     return matches  # type: ignore[return-value]
 
 
+def write_golden(root: Path, line: str, tag: str, workload: str = "chat") -> None:
+    """conformance/manifest.toml beside compat.toml with one generated golden entry for `line`."""
+    from vline.edits.manifest_edit import add_entry
+
+    path = root / "conformance" / "manifest.toml"
+    path.parent.mkdir(exist_ok=True)
+    text = path.read_text() if path.exists() else ""
+    path.write_text(add_entry(text, {"line": line, "bucket_path": f"conformance/{tag}/A100/m/{workload}.jsonl.gz",
+                                     "sha256": "a" * 64, "config_hash": "b" * 64, "workload": workload,
+                                     "role": "fidelity"}))
+
+
 @pytest.fixture(scope="session")
 def world(tmp_path_factory) -> gitworld.World:
     return gitworld.build(tmp_path_factory.mktemp("world"))

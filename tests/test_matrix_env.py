@@ -7,7 +7,7 @@ import subprocess
 import textwrap
 
 import pytest
-from conftest import clean_env, error_lines, vline
+from conftest import clean_env, error_lines, vline, write_golden
 
 ROW_KEYS = ["line", "tag", "protocol_rev", "patch_repo", "patch_rev", "default", "fidelity_validated",
             "tracker", "has_goldens", "image_tag"]
@@ -113,18 +113,7 @@ def test_invalid_kind_file(project, body, line, words):
 
 
 def test_has_goldens_reads_the_manifest(project):
-    (project / "conformance").mkdir()
-    (project / "conformance" / "manifest.toml").write_text(textwrap.dedent(f"""\
-        # BEGIN 0.22 GOLDENS
-        [[golden]]
-        line = "0.22"
-        bucket_path = "conformance/v0.22.1/A100/facebook/opt-125m/chat.jsonl.gz"
-        sha256 = "{'a' * 64}"
-        config_hash = "{'b' * 64}"
-        workload = "chat"
-        role = "fidelity"
-        # END 0.22 GOLDENS
-        """))
+    write_golden(project, "0.22", "v0.22.1")
     by = {r["line"]: r["has_goldens"] for r in matrix(project)}
     assert by == {"nightly": False, "0.23": False, "0.22": True, "0.21": False}
 

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import clean_env, snapshot, vline
+from conftest import clean_env, snapshot, vline, write_golden
 from gitworld import CRATE, _crate_files, commit, git
 
 # tag -> (annotated?) in the order they are made; real vLLM shapes: post releases, 4-part releases, rcN
@@ -128,18 +128,7 @@ def test_watch_rc_adds_after_nightly_then_removes_when_stale(proj, shapes, tmp_p
 
 def test_watch_stable_rolls_in_a_newer_minor_and_trims_by_version(proj, shapes, tmp_path):
     repo, revs = shapes
-    (proj / "conformance").mkdir()
-    (proj / "conformance" / "manifest.toml").write_text(textwrap.dedent(f"""\
-        # BEGIN 0.8 GOLDENS
-        [[golden]]
-        line = "0.8"
-        bucket_path = "conformance/v0.8.5/A100/m/chat.jsonl.gz"
-        sha256 = "{'a' * 64}"
-        config_hash = "{'b' * 64}"
-        workload = "chat"
-        role = "fidelity"
-        # END 0.8 GOLDENS
-        """))
+    write_golden(proj, "0.8", "v0.8.5")
     dump = subprocess.run(["git", "ls-remote", repo.as_uri()], capture_output=True, text=True, check=True).stdout
     (tmp_path / "tags.txt").write_text(dump + f"{revs['main']}\trefs/tags/v0.11.0\n")
     res = vline("watch", "stable", "--tags-file", str(tmp_path / "tags.txt"), cwd=proj, check_code=0)

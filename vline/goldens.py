@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -16,7 +15,6 @@ from .fsio import atomic_write
 
 STAGING = Path(".vline") / "goldens"
 SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-RECORD_INTS = ("prompt_tokens", "output_tokens")
 CHUNK = 1 << 20
 
 
@@ -77,51 +75,6 @@ def bucket_path(tag: str, gpu: str, model: str, workload: str) -> str:
     if not model or not all(SAFE_PART.match(p) for p in parts):
         raise InputError(f"model {model!r} cannot be a path (parts of letters, digits, . _ + - joined by /)")
     return f"conformance/{tag}/{gpu}/{model}/{workload}.jsonl.gz"
-
-
-def check_records(path: Path) -> tuple[dict, list[str]]:
-    """The meta and every problem of a trace: unparsable lines, records missing required keys."""
-    problems: list[str] = []
-    meta: dict | None = None
-    try:
-        with trace.open_text(path) as f:
-            for no, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    rec = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    problems.append(f"line {no}: not JSON ({e.msg})")
-                    break
-                if meta is None:
-                    if not isinstance(rec, dict) or not isinstance(rec.get("meta"), dict):
-                        problems.append(f'line {no}: the first record is not {{"meta": {{...}}}}')
-                        break
-                    meta = rec["meta"]
-                    continue
-                problem = _record_problem(rec)
-                if problem:
-                    problems.append(f"line {no}: {problem}")
-                    break
-    except (OSError, EOFError, UnicodeDecodeError, ValueError) as e:
-        problems.append(f"unreadable: {e}")
-    if meta is None and not problems:
-        problems.append("empty trace: no meta line")
-    return meta or {}, problems
-
-
-def _record_problem(rec: object) -> str | None:
-    if not isinstance(rec, dict):
-        return "a record is not a JSON object"
-    for key in (*RECORD_INTS, "ttft_ms"):
-        if key not in rec:
-            return f"record has no {key}"
-    for key in RECORD_INTS:
-        if isinstance(rec[key], bool) or not isinstance(rec[key], int):
-            return f"{key} is not an integer ({rec[key]!r})"
-    if isinstance(rec["ttft_ms"], bool) or not isinstance(rec["ttft_ms"], (int, float)):
-        return f"ttft_ms is not a number ({rec['ttft_ms']!r})"
-    return None
 
 
 def provenance_problems(compat: Compat, line: str, meta: dict, config_hash: str | None = None) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import compat as compat_mod
 from .. import goldens as gmod
 from .. import manifest as manifest_mod
-from .. import tomlfile, ui
+from .. import tomlfile, trace, ui
 from ..adapters import s3 as s3mod
 from ..edits import manifest_edit
 from ..errors import NO, OK, InputError, Refused
@@ -57,7 +57,7 @@ def add(compat_path: str | None, traces: list[Path], line: str, workload: str | 
     prepared = []
     for path in traces:
         name = workload or path.name.removesuffix(".gz").removesuffix(".jsonl")
-        meta, problems = gmod.check_records(path)
+        meta, problems = trace.check(path)
         if problems:
             raise InputError(f"not a valid trace: {problems[0]}", path=str(path))
         refusals = gmod.provenance_problems(compat, ln.line, meta)
@@ -166,7 +166,7 @@ def verify(compat: compat_mod.Compat, goldens: list[Golden], bucket: s3mod.Bucke
             outcome.failures[g] = "the cached copy no longer matches its sha256 (removed; fetch again)"
             path.unlink()
             continue
-        meta, problems = gmod.check_records(path)
+        meta, problems = trace.check(path)
         problems += gmod.provenance_problems(compat, g.line, meta, g.config_hash) if meta else []
         if problems:
             outcome.failures[g] = "; ".join(problems)
