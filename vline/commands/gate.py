@@ -44,11 +44,11 @@ def run(compat_path: str | None, line_name: str, cmd: list[str], bucket: str | N
         raise InputError("give the replay command after --: vline gate LINE -- CMD...")
     compat = compat_mod.load(compat_path)
     line = compat.get(line_name)
-    manifest = golden._manifest(compat)
+    manifest = golden.manifest_of(compat)
     goldens = manifest.for_line(line.line)
     outcome = golden.Outcome()
     paths = golden.verify(compat, goldens, s3mod.BucketUrl.parse(bucket), outcome)
-    code = golden._report(manifest, goldens, outcome, f"gate {line.line}")
+    code = golden.report(manifest, goldens, outcome, f"gate {line.line}")
 
     ev_dir = evidence.directory(compat, evidence_dir)
     exit_code = None

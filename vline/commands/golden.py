@@ -23,7 +23,7 @@ from ..manifest import Golden
 ENV = 3
 
 
-def _manifest(compat: compat_mod.Compat) -> manifest_mod.Manifest:
+def manifest_of(compat: compat_mod.Compat) -> manifest_mod.Manifest:
     m = manifest_mod.load(compat.path)
     if m is None:
         path = manifest_mod.path_beside(compat.path)
@@ -52,7 +52,7 @@ def add(compat_path: str | None, traces: list[Path], line: str, workload: str | 
     ln = compat.get(line)
     if workload and len(traces) > 1:
         raise InputError("--workload names one trace; omit it to name each golden after its file")
-    manifest = _manifest(compat)
+    manifest = manifest_of(compat)
     taken = {(g.line, g.workload) for g in manifest.goldens}
     prepared = []
     for path in traces:
@@ -173,7 +173,7 @@ def verify(compat: compat_mod.Compat, goldens: list[Golden], bucket: s3mod.Bucke
     return ready
 
 
-def _report(manifest: manifest_mod.Manifest, goldens: list[Golden], outcome: Outcome, action: str) -> int:
+def report(manifest: manifest_mod.Manifest, goldens: list[Golden], outcome: Outcome, action: str) -> int:
     for g in goldens:
         status = "failed" if g in outcome.failures else ("unreachable" if any(
             u.startswith(_label(g) + ":") for u in outcome.unreachable) else "ok")
@@ -190,27 +190,27 @@ def _report(manifest: manifest_mod.Manifest, goldens: list[Golden], outcome: Out
 
 def fetch_cmd(compat_path: str | None, line: str | None, bucket: str | None) -> int:
     compat = compat_mod.load(compat_path)
-    manifest = _manifest(compat)
+    manifest = manifest_of(compat)
     goldens = _select(compat, manifest, line)
     outcome = Outcome()
     fetch(goldens, s3mod.BucketUrl.parse(bucket), outcome)
-    return _report(manifest, goldens, outcome, "fetch")
+    return report(manifest, goldens, outcome, "fetch")
 
 
 def verify_cmd(compat_path: str | None, line: str | None, bucket: str | None) -> int:
     compat = compat_mod.load(compat_path)
-    manifest = _manifest(compat)
+    manifest = manifest_of(compat)
     goldens = _select(compat, manifest, line)
     outcome = Outcome()
     verify(compat, goldens, s3mod.BucketUrl.parse(bucket), outcome)
-    return _report(manifest, goldens, outcome, "verify")
+    return report(manifest, goldens, outcome, "verify")
 
 
 # --- upload ---------------------------------------------------------------------------------------
 
 def upload(compat_path: str | None, line: str | None, bucket: str | None, force: bool) -> int:
     compat = compat_mod.load(compat_path)
-    manifest = _manifest(compat)
+    manifest = manifest_of(compat)
     goldens = _select(compat, manifest, line)
     target = s3mod.BucketUrl.parse(bucket)
     client = s3mod.S3()
@@ -279,7 +279,7 @@ def _remote_sha(client: s3mod.S3, loc: s3mod.Location) -> str:
 
 def list_cmd(compat_path: str | None, as_json: bool) -> None:
     compat = compat_mod.load(compat_path)
-    manifest = _manifest(compat)
+    manifest = manifest_of(compat)
     window = {ln.line for ln in compat.lines}
     rows = [{"line": g.line, "workload": g.workload, "role": g.role, "sha256": g.sha256,
              "config_hash": g.config_hash, "bucket_path": g.bucket_path,
@@ -295,7 +295,7 @@ def list_cmd(compat_path: str | None, as_json: bool) -> None:
 
 def prune(compat_path: str | None) -> None:
     compat = compat_mod.load(compat_path)
-    manifest = _manifest(compat)
+    manifest = manifest_of(compat)
     window = {ln.line for ln in compat.lines}
     gone = sorted({g.line for g in manifest.goldens if g.line not in window})
     if not gone:

@@ -15,7 +15,7 @@ def run(compat_path: str | None, lines: list[str], evidence_dir: Path | None, dr
     compat = compat_mod.load(compat_path)
     if compat.embedded:
         raise InputError("no compat.toml here or in a parent folder: pass --compat PATH or run in your project")
-    manifest = golden._manifest(compat)
+    manifest = golden.manifest_of(compat)
     ev_dir = evidence.directory(compat, evidence_dir)
     if lines:
         targets = [compat.get(name) for name in lines]
