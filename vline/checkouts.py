@@ -9,10 +9,9 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from . import goldens
 from .adapters import git
 from .compat import Compat, Line
-from .fsio import locked
+from .fsio import cache_root, locked
 
 
 class Checkout(NamedTuple):
@@ -32,10 +31,10 @@ class Checkout(NamedTuple):
 
 def base(top: Path) -> Path:
     digest = hashlib.sha256(str(top.resolve()).encode()).hexdigest()[:12]
-    return goldens.cache_root() / "checkouts" / f"{top.name}-{digest}"
+    return cache_root() / "checkouts" / f"{top.name}-{digest}"
 
 
-def prepare(compat: Compat, line: Line, *, committed_only: bool = False, update: bool = True) -> Checkout:
+def prepare(compat: Compat, line: Line, *, committed_only: bool = False) -> Checkout:
     """The line's checkout at the user's HEAD (+ uncommitted work unless committed_only), pinned as by pin."""
     from .commands.pin import pin_manifest
 
@@ -52,5 +51,5 @@ def prepare(compat: Compat, line: Line, *, committed_only: bool = False, update:
         compat_dir = (dest / rel).resolve()
         manifest = compat_dir / compat.settings.manifest
         if manifest.is_file():
-            pin_manifest(compat, line, update=update, manifest=manifest)
+            pin_manifest(compat, line, manifest=manifest)
     return Checkout(line, dest, compat_dir, manifest, root / "targets" / line.line, sha, copied)

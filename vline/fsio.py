@@ -71,6 +71,14 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.close(dfd)
 
 
+def cache_root() -> Path:
+    """Where vline keeps what it can rebuild: $VLINE_CACHE, else $XDG_CACHE_HOME/vline, else ~/.cache/vline."""
+    if os.environ.get("VLINE_CACHE"):
+        return Path(os.environ["VLINE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vline"
+
+
 def append_line(path: str | Path, text: str) -> None:
     """One O_APPEND write: how GitHub's command files ($GITHUB_ENV, $GITHUB_OUTPUT) are fed."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

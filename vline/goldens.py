@@ -11,7 +11,7 @@ from pathlib import Path
 from . import trace
 from .compat import Compat
 from .errors import InputError
-from .fsio import atomic_write
+from .fsio import atomic_write, cache_root
 
 STAGING = Path(".vline") / "goldens"
 SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -24,15 +24,15 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def cache_root() -> Path:
-    if os.environ.get("VLINE_CACHE"):
-        return Path(os.environ["VLINE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vline"
-
-
 def cached_path(sha256: str) -> Path:
     return cache_root() / "goldens" / "sha256" / f"{sha256}.jsonl.gz"
+
+
+def tmp_dir() -> Path:
+    """Where downloads land before their sha256 is checked (same filesystem as the cache: rename is atomic)."""
+    d = cache_root() / "goldens" / "tmp"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 def staged_path(compat: Compat, sha256: str) -> Path:

@@ -112,9 +112,10 @@ def _simulate(compat: Compat, plan: Plan) -> Compat:
             lines.pop(ch.line, None)
         elif ch.op == "add":
             v = ch.values
-            lines[ch.line] = Line(v["line"], v["tag"], v["protocol_rev"], v.get("patch_repo"), v.get("patch_rev"),
-                                  v.get("fidelity_validated", False), v.get("default", False),
-                                  ch.line in compat.settings.trackers, 0)
+            lines[ch.line] = Line(line=v["line"], tag=v["tag"], protocol_rev=v["protocol_rev"],
+                                  patch_repo=v.get("patch_repo"), patch_rev=v.get("patch_rev"),
+                                  fidelity_validated=v.get("fidelity_validated", False),
+                                  default=v.get("default", False), tracker=ch.line in compat.settings.trackers, pos=0)
         else:
             lines[ch.line] = lines[ch.line]._replace(**ch.values)
     return compat._replace(lines=list(lines.values()))

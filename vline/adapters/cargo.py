@@ -16,10 +16,8 @@ def lock_path(manifest: Path) -> Path:
 
 def _unused_in_lock(lock: Path, crate: str) -> bool:
     """Cargo records a patch it could not apply under [[patch.unused]] in the lock."""
-    try:
-        import tomllib
-    except ImportError:  # pragma: no cover
-        import tomli as tomllib  # type: ignore[no-redef]
+    from ..tomlfile import tomllib
+
     try:
         data = tomllib.loads(lock.read_text())
     except (OSError, ValueError):

@@ -6,7 +6,6 @@ import json
 import os
 import sys
 import threading
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from ..adapters import github
 from ..adapters.git import origin_url
 from ..errors import InputError, Refused, VlineError
 from ..fsio import atomic_write
+from ..tomlfile import tomllib
 from .each import select
 
 TEMPLATE = "Dockerfile.template"

@@ -113,8 +113,7 @@ def fetch(goldens: list[Golden], bucket: s3mod.BucketUrl | None, outcome: Outcom
             todo.setdefault(g.sha256, g)
     if not todo:
         return ready
-    tmp_dir = gmod.cache_root() / "goldens" / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp_dir = gmod.tmp_dir()
     jobs, owners = [], []
     for sha, g in todo.items():
         try:
@@ -262,9 +261,7 @@ def upload(compat_path: str | None, line: str | None, bucket: str | None, force:
 
 def _remote_sha(client: s3mod.S3, loc: s3mod.Location) -> str:
     """Hash the object's bytes (never its ETag): download to a temp file and hash it."""
-    tmp_dir = gmod.cache_root() / "goldens" / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"cmp.{uuid.uuid4().hex}.part"
+    tmp = gmod.tmp_dir() / f"cmp.{uuid.uuid4().hex}.part"
     try:
         err = client.transfer([("download", loc, tmp)]).get(0)
         if err is not None:
