@@ -171,9 +171,12 @@ def locate(explicit: str | os.PathLike | None = None) -> tuple[Path, str, bool]:
     return resources.default_compat(), FILENAME + " (embedded default)", True
 
 
-def load(explicit: str | os.PathLike | None = None, *, strict: bool = True) -> Compat:
-    """Load and validate. strict: rule errors raise InputError (exit 2) listing every error."""
+def load(explicit: str | os.PathLike | None = None, *, strict: bool = True, writable: bool = False) -> Compat:
+    """Load and validate. strict: rule errors raise InputError (exit 2) listing every error.
+    writable: the command writes beside compat.toml, so the embedded default will not do."""
     path, shown, embedded = locate(explicit)
+    if embedded and writable:
+        raise InputError(f"no {FILENAME} here or in a parent folder: pass --compat PATH or run in your project")
     if embedded and not os.environ.get("VLINE_QUIET"):
         import sys
         print(f"vline: no {FILENAME} here or in a parent folder; using the embedded default", file=sys.stderr)

@@ -46,9 +46,7 @@ def _label(g: Golden) -> str:
 # --- add -----------------------------------------------------------------------------------------
 
 def add(compat_path: str | None, traces: list[Path], line: str, workload: str | None, role: str) -> None:
-    compat = compat_mod.load(compat_path)
-    if compat.embedded:
-        raise InputError("no compat.toml here or in a parent folder: pass --compat PATH or run in your project")
+    compat = compat_mod.load(compat_path, writable=True)
     ln = compat.get(line)
     if workload and len(traces) > 1:
         raise InputError("--workload names one trace; omit it to name each golden after its file")

@@ -52,9 +52,7 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
 
 
 def run(compat_path: str | None, line_name: str | None, rev: str | None, update: bool) -> None:
-    compat = compat_mod.load(compat_path)
-    if compat.embedded:
-        raise InputError("no compat.toml here or in a parent folder: pass --compat PATH or run in your project")
+    compat = compat_mod.load(compat_path, writable=True)
     line = compat.get(line_name) if line_name else compat.default
     changed = pin_manifest(compat, line, rev, update)
     name = compat.settings.target_env

@@ -12,9 +12,7 @@ from . import golden
 
 
 def run(compat_path: str | None, lines: list[str], evidence_dir: Path | None, dry_run: bool) -> None:
-    compat = compat_mod.load(compat_path)
-    if compat.embedded:
-        raise InputError("no compat.toml here or in a parent folder: pass --compat PATH or run in your project")
+    compat = compat_mod.load(compat_path, writable=True)
     manifest = golden.manifest_of(compat)
     ev_dir = evidence.directory(compat, evidence_dir)
     if lines:

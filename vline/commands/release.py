@@ -19,13 +19,6 @@ from .pin import pin_manifest
 TEMPLATE = "Dockerfile.template"
 
 
-def _load_writable(compat_path: str | None) -> compat_mod.Compat:
-    compat = compat_mod.load(compat_path)
-    if compat.embedded:
-        raise InputError("no compat.toml here or in a parent folder: pass --compat PATH or run in your project")
-    return compat
-
-
 def _remote(compat: compat_mod.Compat, url: str | None, tags_file: Path | None) -> git.Remote:
     if tags_file is not None:
         return git.read_dump(tags_file)
@@ -117,14 +110,14 @@ def _report(summary: dict[str, str], changes: list[window.Change], notes: list[s
 
 
 def watch(compat_path: str | None, what: str, url: str | None, tags_file: Path | None) -> None:
-    compat = _load_writable(compat_path)
+    compat = compat_mod.load(compat_path, writable=True)
     remote = _remote(compat, url, tags_file)
     plan = window.watch_rc(compat, remote) if what == "rc" else window.watch_stable(compat, remote)
     run_plan(compat, plan)
 
 
 def roll(compat_path: str | None, tag: str, rev: str | None, url: str | None, tags_file: Path | None) -> None:
-    compat = _load_writable(compat_path)
+    compat = compat_mod.load(compat_path, writable=True)
     if rev is None:
         remote = _remote(compat, url, tags_file)
         if tag not in remote.tags:
@@ -136,7 +129,7 @@ def roll(compat_path: str | None, tag: str, rev: str | None, url: str | None, ta
 
 
 def bump_nightly(compat_path: str | None, rev: str | None, url: str | None, tags_file: Path | None) -> None:
-    compat = _load_writable(compat_path)
+    compat = compat_mod.load(compat_path, writable=True)
     if rev is None:
         remote = _remote(compat, url, tags_file)
         if remote.head is None:
