@@ -6,12 +6,13 @@ import hashlib
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 from . import trace
 from .compat import Compat
 from .errors import InputError
-from .fsio import atomic_write, cache_root
+from .fsio import cache_root
 
 STAGING = Path(".vline") / "goldens"
 SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -39,30 +40,47 @@ def staged_path(compat: Compat, sha256: str) -> Path:
     return compat.root / STAGING / f"{sha256}.jsonl.gz"
 
 
-def gzip_bytes(raw: bytes) -> bytes:
-    """Deterministic gzip: no file name, mtime 0, so the same JSONL always has the same sha256."""
-    return gzip.compress(raw, compresslevel=6, mtime=0)
+class _Hashing:
+    """A write-only file that hashes what passes through it."""
+
+    def __init__(self, f) -> None:
+        self.f, self.h = f, hashlib.sha256()
+
+    def write(self, b) -> int:
+        self.h.update(b)
+        return self.f.write(b)
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 def stage(compat: Compat, source: Path) -> tuple[Path, str]:
-    """Keep the archive of `source` in .vline/goldens/<sha256>.jsonl.gz; returns (path, sha256)."""
+    """Keep the archive of `source` in .vline/goldens/<sha256>.jsonl.gz; returns (path, sha256).
+
+    Plain JSONL is gzipped deterministically (no file name, mtime 0) as a stream: memory stays flat
+    however large the capture.
+    """
     with open(source, "rb") as f:
         is_gz = f.read(2) == trace.GZIP_MAGIC
     dest_dir = compat.root / STAGING
     dest_dir.mkdir(parents=True, exist_ok=True)
-    if is_gz:
-        sha = sha256_file(source)
-        dest = dest_dir / f"{sha}.jsonl.gz"
-        if not dest.exists():
-            tmp = dest.with_suffix(".tmp")
+    tmp = dest_dir / f".{uuid.uuid4().hex}.tmp"
+    try:
+        if is_gz:
             shutil.copyfile(source, tmp)
-            os.replace(tmp, dest)
-    else:
-        data = gzip_bytes(Path(source).read_bytes())
-        sha = hashlib.sha256(data).hexdigest()
+            sha = sha256_file(tmp)
+        else:
+            with open(source, "rb") as src, open(tmp, "wb") as raw:
+                out = _Hashing(raw)
+                with gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=out, mtime=0) as gz:
+                    shutil.copyfileobj(src, gz, CHUNK)
+                raw.flush()
+                os.fsync(raw.fileno())
+                sha = out.h.hexdigest()
         dest = dest_dir / f"{sha}.jsonl.gz"
-        if not dest.exists():
-            atomic_write(dest, data)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
     return dest, sha
 
 
