@@ -234,3 +234,28 @@ def test_each_sees_uncommitted_work_unless_committed_only(repo, tmp_path):
     assert Path(json.loads(res.stdout)[0]["log"]).read_text().split() == ["v0.23.0", "0"]
     assert snapshot(repo) == before
     assert CRATE in (repo / "Cargo.toml").read_text()
+
+
+def test_each_reuses_the_refreshed_lock_on_rerun(repo, tmp_path):
+    """Re-pinning an unchanged checkout takes the remembered lock: no cargo update (and no network) per run."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    calls = tmp_path / "cargo-calls"
+    (shim / "cargo").write_text(f'#!/bin/sh\necho "$1" >> {calls}\nexec {shutil.which("cargo")} "$@"\n')
+    (shim / "cargo").chmod(0o755)
+    env = env_with_cache(tmp_path, PATH=f"{shim}:{clean_env()['PATH']}")
+    cmd = ["each", "--", "cargo", "run", "--locked", "-q"]
+    vline(*cmd, cwd=repo, env=env, check_code=0)
+    first = calls.read_text().split()
+    assert first.count("update") == 4 and first.count("run") == 4
+    calls.write_text("")
+    res = vline(*cmd, cwd=repo, env=env, check_code=0)
+    assert calls.read_text().split() == ["run"] * 4  # no cargo update this time
+    assert all("status=passed" in ln for ln in res.stdout.splitlines())
+    # a commit that changes the manifest changes the inputs: the lock is refreshed again, once
+    manifest = repo / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace('version = "0.4.2"', 'version = "0.4.3"'))
+    git(repo, "commit", "-qam", "0.4.3")
+    calls.write_text("")
+    vline("each", "0.22", "--", "cargo", "run", "--locked", "-q", cwd=repo, env=env, check_code=0)
+    assert calls.read_text().split() == ["update", "run"]

@@ -51,5 +51,5 @@ def prepare(compat: Compat, line: Line, *, committed_only: bool = False) -> Chec
         compat_dir = (dest / rel).resolve()
         manifest = compat_dir / compat.settings.manifest
         if manifest.is_file():
-            pin_manifest(compat, line, manifest=manifest)
+            pin_manifest(compat, line, manifest=manifest, lock_cache=root / "locks-by-input" / line.line)
     return Checkout(line, dest, compat_dir, manifest, root / "targets" / line.line, sha, copied)

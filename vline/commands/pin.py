@@ -1,6 +1,7 @@
 """`vline pin [LINE]`: pin the manifest to a line, refresh the lock, hand the line's tag to the build."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from ..fsio import atomic_write, locked
 
 
 def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | None = None,
-                 update: bool = True, manifest: Path | None = None) -> bool:
+                 update: bool = True, manifest: Path | None = None, lock_cache: Path | None = None) -> bool:
     """Pin `manifest` (default: the one compat.toml names) to `line`; True when the file changed.
 
-    On any failure the manifest and lock are put back as they were.
+    On any failure the manifest and lock are put back as they were. With `lock_cache`, the refreshed
+    lock is remembered by the bytes it was computed from (pinned manifest, previous lock), and a later
+    pin from the same bytes reuses it instead of running cargo (per-line checkouts re-pin on every run).
     """
     from ..edits.pin import pin_text
 
@@ -34,10 +37,16 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
         new = pin_text(text, compat.settings.crate, rev, fork, shown)
         lock = cargo.lock_path(manifest)
         old_lock = lock.read_bytes() if lock.exists() else None
+        remembered = None
+        if lock_cache is not None:
+            key = hashlib.sha256(new.encode() + b"\0" + (old_lock or b"")).hexdigest()
+            remembered = lock_cache / f"{key}.lock"
         changed = new != text
         if changed:
             atomic_write(manifest, new.encode())
-        if update:
+        if update and remembered is not None and remembered.exists():
+            atomic_write(lock, remembered.read_bytes())
+        elif update:
             try:
                 cargo.update(manifest, compat.settings.crate, shown)
             except VlineError:
@@ -48,6 +57,9 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
                 elif lock.read_bytes() != old_lock:
                     atomic_write(lock, old_lock)
                 raise
+            if remembered is not None and lock.exists():
+                remembered.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(remembered, lock.read_bytes())
     return changed
 
 
