@@ -356,3 +356,14 @@ def test_list_and_prune(proj, s3):
     assert res.stdout == "changed=true\nremoved=0.21\n"
     assert "removed golden 0.21/chat" in res.stderr
     assert (proj / "conformance" / "manifest.toml").read_text() == "# goldens of this project\n# (kept by hand above)\n"
+
+
+def test_a_cache_entry_altered_on_disk_is_caught_and_dropped(proj, s3):
+    entries = _uploaded(proj, s3)
+    vline("golden", "fetch", cwd=proj, env=s3["env"], check_code=0)
+    cached = s3["cache"] / "goldens" / "sha256" / f"{entries[0]['sha256']}.jsonl.gz"
+    cached.write_bytes(b"bit rot")
+    res = vline("golden", "verify", cwd=proj, env=s3["env"], check_code=1)
+    assert "golden 0.22/chat: the cached copy no longer matches its sha256" in res.stderr
+    assert not cached.exists()
+    vline("golden", "verify", cwd=proj, env=s3["env"], check_code=0)  # fetched again, verified
