@@ -24,9 +24,9 @@ class Checkout(NamedTuple):
     uncommitted: list[str]
 
     def env(self, compat: Compat) -> dict[str, str]:
-        """What a command run for this line sees: `vline env` plus VLINE_* and its own CARGO_TARGET_DIR."""
-        return {**self.line.build_env(compat.settings), "VLINE_LINE": self.line.line, "VLINE_TAG": self.line.tag,
-                "VLINE_CHECKOUT": str(self.path), "CARGO_TARGET_DIR": str(self.target_dir)}
+        """The line's command environment plus its checkout and its own CARGO_TARGET_DIR."""
+        return {**self.line.command_env(compat.settings), "VLINE_CHECKOUT": str(self.path),
+                "CARGO_TARGET_DIR": str(self.target_dir)}
 
 
 def base(top: Path) -> Path:

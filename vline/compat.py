@@ -36,6 +36,13 @@ LINE_FIELDS: dict[str, type] = {
 REQUIRED = ("line", "tag", "protocol_rev")
 
 
+def checked_rev(rev: str, flag: str = "--rev") -> str:
+    """A rev given on the command line: 40 lowercase hex, or exit 2."""
+    if not REV.match(rev):
+        raise InputError(f"{flag} {rev!r} is not 40 lowercase hex characters")
+    return rev
+
+
 def same_source(a: str, b: str) -> bool:
     """Cargo's notion of one git source: case-insensitive scheme/host, no trailing `/` or `.git`."""
     def canon(url: str) -> str:
@@ -90,6 +97,10 @@ class Line(NamedTuple):
         if self.patch_repo and self.patch_rev:
             return self.patch_repo, self.patch_rev
         return settings.upstream, self.protocol_rev
+
+    def command_env(self, settings: Settings) -> dict[str, str]:
+        """What a command run for this line sees (each, gate): its build variables plus VLINE_LINE/VLINE_TAG."""
+        return {**self.build_env(settings), "VLINE_LINE": self.line, "VLINE_TAG": self.tag}
 
     def build_env(self, settings: Settings) -> dict[str, str]:
         """The line's build variables (`vline env`)."""

@@ -24,20 +24,24 @@ class Plan(NamedTuple):
     notes: list[str]  # things a person should review
 
 
+def _tags(remote: Remote) -> list[tuple[Version, str]]:
+    """Every release tag with its version, oldest first (parsed once)."""
+    return sorted((versions.parse_tag(t), t) for t in remote.tags)
+
+
 def _releases(remote: Remote) -> list[tuple[Version, str]]:
     """Final releases (post releases included), oldest first."""
-    out = [(versions.parse_tag(t), t) for t in remote.tags]
-    return sorted((v, t) for v, t in out if not v.is_prerelease)
+    return [(v, t) for v, t in _tags(remote) if not v.is_prerelease]
 
 
 def watch_rc(compat: Compat, remote: Remote) -> Plan:
     if versions.RC not in compat.settings.trackers:
         raise InputError("[vline].trackers has no 'rc' tracker", path=compat.shown)
-    finals = _releases(remote)
+    tags = _tags(remote)
+    finals = [(v, t) for v, t in tags if not v.is_prerelease]
     newest_final = finals[-1][0] if finals else None
-    candidates = sorted((versions.parse_tag(t), t) for t in remote.tags
-                        if versions.is_release_candidate(versions.parse_tag(t)))
-    candidates = [(v, t) for v, t in candidates if newest_final is None or v > newest_final]
+    candidates = [(v, t) for v, t in tags
+                  if versions.is_release_candidate(v) and (newest_final is None or v > newest_final)]
     current = next((ln for ln in compat.lines if ln.line == versions.RC), None)
     if not candidates:
         if current is None:

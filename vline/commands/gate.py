@@ -59,9 +59,8 @@ def run(compat_path: str | None, line_name: str, cmd: list[str], bucket: str | N
         for g in goldens:
             local = folder / f"{g.workload}.jsonl.gz"
             _link(paths[g.sha256], local)
-            paths[g.sha256] = local.resolve() if local.is_symlink() else local.absolute()
-        env = {**os.environ, **line.build_env(compat.settings), "VLINE_LINE": line.line, "VLINE_TAG": line.tag,
-               compat.settings.target_env: line.tag,
+            paths[g.sha256] = local.absolute()
+        env = {**os.environ, **line.command_env(compat.settings),
                "CONFORMANCE_MANIFEST": str(_local_manifest(goldens, paths, work).absolute()),
                "CONFORMANCE_GOLDENS": str(folder.absolute())}
         if github.active():

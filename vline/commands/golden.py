@@ -16,12 +16,9 @@ from .. import manifest as manifest_mod
 from .. import tomlfile, trace, ui
 from ..adapters import s3 as s3mod
 from ..edits import manifest_edit
-from ..errors import NO, OK, InputError, Refused
+from ..errors import ENVIRONMENT, NO, OK, InputError, Refused
 from ..fsio import atomic_write, locked
 from ..manifest import Golden
-
-ENV = 3
-
 
 def manifest_of(compat: compat_mod.Compat) -> manifest_mod.Manifest:
     m = manifest_mod.load(compat.path)
@@ -89,15 +86,15 @@ def add(compat_path: str | None, traces: list[Path], line: str, workload: str | 
 
 class Outcome:
     def __init__(self) -> None:
-        self.failures: dict[Golden, str] = {}
-        self.unreachable: list[str] = []
+        self.failures: dict[Golden, str] = {}  # the answer is no
+        self.unreachable: dict[Golden, str] = {}  # S3 did not answer
         self.downloaded = 0
         self.requests = 0
         self.fresh: set[str] = set()  # hashed on download in this run: no need to hash again
 
     @property
     def code(self) -> int:
-        return ENV if self.unreachable else (NO if self.failures else OK)
+        return ENVIRONMENT if self.unreachable else (NO if self.failures else OK)
 
 
 def fetch(goldens: list[Golden], bucket: s3mod.BucketUrl | None, outcome: Outcome) -> dict[str, Path]:
@@ -131,7 +128,7 @@ def fetch(goldens: list[Golden], bucket: s3mod.BucketUrl | None, outcome: Outcom
         err = results.get(i)
         try:
             if isinstance(err, s3mod.Unreachable):
-                outcome.unreachable.append(f"{_label(g)}: {err.message}")
+                outcome.unreachable[g] = err.message
             elif isinstance(err, s3mod.Missing):
                 outcome.failures[g] = str(err)
             elif err is not None:
@@ -174,13 +171,12 @@ def verify(compat: compat_mod.Compat, goldens: list[Golden], bucket: s3mod.Bucke
 
 def report(manifest: manifest_mod.Manifest, goldens: list[Golden], outcome: Outcome, action: str) -> int:
     for g in goldens:
-        status = "failed" if g in outcome.failures else ("unreachable" if any(
-            u.startswith(_label(g) + ":") for u in outcome.unreachable) else "ok")
+        status = "failed" if g in outcome.failures else ("unreachable" if g in outcome.unreachable else "ok")
         ui.result(f"line={g.line} workload={g.workload} sha256={g.sha256} status={status}")
     for g, why in outcome.failures.items():
         ui.note(f"{manifest.shown}:{g.pos}: error: golden {_label(g)}: {why}")
-    for u in outcome.unreachable:
-        ui.note(f"vline: error: {u}")
+    for g, why in outcome.unreachable.items():
+        ui.note(f"vline: error: {_label(g)}: {why}")
     ok = len(goldens) - len(outcome.failures) - len(outcome.unreachable)
     ui.note(f"vline: {action}: {ok}/{len(goldens)} goldens ok, {outcome.downloaded} downloaded, "
             f"{outcome.requests} S3 requests")

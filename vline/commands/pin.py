@@ -24,9 +24,7 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
 
     manifest = manifest or compat.manifest_path()
     shown = os.path.relpath(manifest)
-    rev = rev or line.protocol_rev
-    if not compat_mod.REV.match(rev):
-        raise InputError(f"--rev {rev!r} is not 40 lowercase hex characters")
+    rev = compat_mod.checked_rev(rev) if rev else line.protocol_rev
     fork = (line.patch_repo, line.patch_rev) if line.patch_repo and line.patch_rev else None
     with locked(manifest.parent if manifest.parent.exists() else Path(".")):
         try:

@@ -6,7 +6,7 @@ from pathlib import Path
 from .. import compat as compat_mod
 from .. import evidence, ui
 from ..edits import compat_edit
-from ..errors import InputError, Refused
+from ..errors import Refused
 from ..fsio import atomic_write, locked
 from . import golden
 

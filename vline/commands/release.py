@@ -123,8 +123,8 @@ def roll(compat_path: str | None, tag: str, rev: str | None, url: str | None, ta
         if tag not in remote.tags:
             raise InputError(f"tag {tag} is not a release tag of {remote.source}")
         rev = remote.tags[tag]
-    elif not compat_mod.REV.match(rev):
-        raise InputError(f"--rev {rev!r} is not 40 lowercase hex characters")
+    else:
+        compat_mod.checked_rev(rev)
     run_plan(compat, window.roll(compat, tag, rev))
 
 
@@ -135,7 +135,7 @@ def bump_nightly(compat_path: str | None, rev: str | None, url: str | None, tags
         if remote.head is None:
             raise InputError(f"{remote.source} names no HEAD: pass --rev or a dump with a HEAD line")
         rev = remote.head
-    elif not compat_mod.REV.match(rev):
-        raise InputError(f"--rev {rev!r} is not 40 lowercase hex characters")
+    else:
+        compat_mod.checked_rev(rev)
     run_plan(compat, window.bump_nightly(compat, rev))
 
