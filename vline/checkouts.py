@@ -20,6 +20,7 @@ class Checkout(NamedTuple):
     compat_dir: Path  # where compat.toml sits inside it
     manifest: Path
     target_dir: Path
+    log: Path  # where a command's output for this line goes
     head: str
     uncommitted: list[str]
 
@@ -52,4 +53,6 @@ def prepare(compat: Compat, line: Line, *, committed_only: bool = False) -> Chec
         manifest = compat_dir / compat.settings.manifest
         if manifest.is_file():
             pin_manifest(compat, line, manifest=manifest, lock_cache=root / "locks-by-input" / line.line)
-    return Checkout(line, dest, compat_dir, manifest, root / "targets" / line.line, sha, copied)
+    (root / "logs").mkdir(exist_ok=True)
+    return Checkout(line, dest, compat_dir, manifest, root / "targets" / line.line, root / "logs" / f"{line.line}.log",
+                    sha, copied)

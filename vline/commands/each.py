@@ -67,10 +67,8 @@ def run(compat_path: str | None, names: list[str], cmd: list[str], jobs: int, as
     compat = compat_mod.load(compat_path)
     lines = select(compat, names)
     board = Board(lines)
-    log_dir = None
 
     def one(ln: compat_mod.Line) -> None:
-        nonlocal log_dir
         t0 = time.monotonic()
         board.set(ln.line, status="preparing")
         try:
@@ -78,10 +76,7 @@ def run(compat_path: str | None, names: list[str], cmd: list[str], jobs: int, as
         except VlineError as e:
             board.set(ln.line, status="failed", error=f"checkout: {e.message}", seconds=time.monotonic() - t0)
             return
-        logs = co.path.parent.parent / "logs"  # beside the lines' checkouts in the cache
-        logs.mkdir(exist_ok=True)
-        log = logs / f"{ln.line}.log"
-        log_dir = logs
+        log = co.log
         board.set(ln.line, status="running", checkout=str(co.path), log=str(log))
         env = {**os.environ, **co.env(compat)}
         try:
@@ -120,5 +115,5 @@ def run(compat_path: str | None, names: list[str], cmd: list[str], jobs: int, as
     github.summary_table("vline each: " + " ".join(cmd), ["line", "tag", "status", "seconds"],
                          [[r["line"], r["tag"], r["status"], f"{r['seconds']:.1f}"] for r in results])
     if failed:
-        raise Refused(f"failed on {', '.join(r['line'] for r in failed)}"
-                      + (f" (logs in {log_dir})" if log_dir else ""))
+        logs = next((Path(r["log"]).parent for r in failed if r["log"]), None)
+        raise Refused(f"failed on {', '.join(r['line'] for r in failed)}" + (f" (logs in {logs})" if logs else ""))
