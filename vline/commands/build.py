@@ -56,7 +56,7 @@ def image_tags(image: str, line: compat_mod.Line, version: str | None) -> list[s
     return tags
 
 
-def labels(compat: compat_mod.Compat, co: checkouts.Checkout, version: str | None, source: str) -> dict[str, str]:
+def labels(co: checkouts.Checkout, version: str | None, source: str) -> dict[str, str]:
     ln = co.line
     out = {"org.opencontainers.image.revision": co.head, "org.opencontainers.image.source": source,
            "vline.line": ln.line, "vline.tag": ln.tag, "vline.protocol_rev": ln.protocol_rev,
@@ -103,7 +103,7 @@ def run(compat_path: str | None, names: list[str], image: str | None, template_p
             atomic_write(co.compat_dir / RENDERED, template.render(text, compat, ln, shown, image).encode())
             version = package_version(co.manifest)
             entry["tags"] = image_tags(image, ln, version)
-            entry["labels"] = labels(compat, co, version, source)
+            entry["labels"] = labels(co, version, source)
             entry["context"] = str(co.compat_dir)
             if engine is None:
                 return
