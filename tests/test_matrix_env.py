@@ -132,7 +132,8 @@ def test_github_output(project, tmp_path):
 
 def test_env_formats(project):
     sh = vline("env", "0.22", cwd=project, check_code=0).stdout
-    values = dict(ln.split("=", 1) for ln in sh.splitlines())
+    assert all(ln.startswith("export ") for ln in sh.splitlines())  # eval'd, a build started later sees them
+    values = dict(ln.removeprefix("export ").split("=", 1) for ln in sh.splitlines())
     assert values == {
         "LINE": "0.22", "TAG": "v0.22.1", "VLLM_TARGET_VERSION": "v0.22.1",
         "PROTOCOL_REV": "0decac0d96c42b49572498019f0a0e3600f50398",

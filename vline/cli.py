@@ -20,14 +20,22 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: `s3://bucket[/prefix]` is not markup
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+# --compat is accepted before the command name and after it, on every command
+CompatOpt = Annotated[Optional[str], typer.Option("--compat", metavar="PATH", help="compat.toml to use.")]
 
 
 class State:
     compat: Optional[str] = None
+
+
+def _c(given: Optional[str]) -> Optional[str]:
+    """The compat path: the command's own --compat, else the one given before the command name."""
+    return given if given is not None else State.compat
 
 
 def _version(value: bool) -> None:
@@ -41,26 +49,26 @@ def _root(
     compat: Annotated[Optional[str], typer.Option(
         "--compat", metavar="PATH", help="compat.toml to use (default: $VLINE_COMPAT, ./compat.toml or a parent's, "
                                          "else the embedded default).")] = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print the version.")] = False,
 ) -> None:
     State.compat = compat
 
 
 @app.command()
-def check(as_json: JsonOpt = False) -> None:
+def check(as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Validate compat.toml, conformance/manifest.toml and the committed Cargo.toml pin."""
     from .commands import check as cmd
 
-    raise typer.Exit(cmd.run(State.compat, as_json))
+    raise typer.Exit(cmd.run(_c(compat), as_json))
 
 
 @app.command()
-def show(as_json: JsonOpt = False) -> None:
+def show(as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Show the window of lines as a table (stderr), newest first."""
     from .commands import show as cmd
 
-    cmd.run(State.compat, as_json)
+    cmd.run(_c(compat), as_json)
 
 
 @app.command()
@@ -68,11 +76,12 @@ def pin(
     line: Annotated[Optional[str], typer.Argument(help="Line to pin (default: the default line).")] = None,
     rev: Annotated[Optional[str], typer.Option("--rev", metavar="SHA", help="Pin this crate rev instead.")] = None,
     update: Annotated[bool, typer.Option("--update/--no-update", help="Refresh Cargo.lock (cargo update -p).")] = True,
+    compat: CompatOpt = None,
 ) -> None:
     """Pin the Cargo manifest to LINE and print TARGET_ENV=<tag> (appended to $GITHUB_ENV under Actions)."""
     from .commands import pin as cmd
 
-    cmd.run(State.compat, line, rev, update)
+    cmd.run(_c(compat), line, rev, update)
 
 
 class EnvFormat(str, Enum):
@@ -87,11 +96,12 @@ def env(
     fmt: Annotated[EnvFormat, typer.Option("--format", help="sh (eval-able), json, or github ($GITHUB_ENV lines).")]
     = EnvFormat.sh,
     as_json: JsonOpt = False,
+    compat: CompatOpt = None,
 ) -> None:
     """Print LINE's build variables: tag, target env, frontend repo/ref, image tag."""
     from .commands import env as cmd
 
-    cmd.run(State.compat, line, "json" if as_json else fmt.value)
+    cmd.run(_c(compat), line, "json" if as_json else fmt.value)
 
 
 @app.command()
@@ -102,14 +112,15 @@ def matrix(
                                                          help="Also write NAME=<json> to $GITHUB_OUTPUT.")] = None,
     list_kinds: Annotated[bool, typer.Option("--list", "-l", help="List the matrix kinds instead.")] = False,
     as_json: JsonOpt = False,
+    compat: CompatOpt = None,
 ) -> None:
     """Print a GitHub Actions matrix (an object with an include list) as compact JSON."""
     from .commands import matrix as cmd
 
     if list_kinds:
-        cmd.list_kinds(State.compat, as_json)
+        cmd.list_kinds(_c(compat), as_json)
     else:
-        cmd.run(State.compat, kind, only or [], github_output)
+        cmd.run(_c(compat), kind, only or [], github_output)
 
 
 @app.command()
@@ -131,6 +142,7 @@ def fingerprint(
     trace: Annotated[Optional[Path], typer.Option("--trace", metavar="FILE",
                                                   help="Print the config_hash a trace was stamped with.")] = None,
     as_json: JsonOpt = False,
+    compat: CompatOpt = None,
 ) -> None:
     """Compute config_hash (config-fingerprint-v3), or read the one stamped in a trace."""
     from .commands import fingerprint as cmd
@@ -158,22 +170,22 @@ class Watched(str, Enum):
 @app.command()
 def watch(what: Annotated[Watched, typer.Argument(help="rc: follow the newest release candidate; stable: move "
                                                        "lines to their newest releases and roll in newer ones.")],
-          remote: RemoteOpt = None, tags_file: TagsFileOpt = None) -> None:
+          remote: RemoteOpt = None, tags_file: TagsFileOpt = None, compat: CompatOpt = None) -> None:
     """Follow upstream releases: prints a key=value summary (also to $GITHUB_OUTPUT)."""
     from .commands import release
 
-    release.watch(State.compat, what.value, remote, tags_file)
+    release.watch(_c(compat), what.value, remote, tags_file)
 
 
 @app.command()
 def roll(tag: Annotated[str, typer.Argument(help="The new release, e.g. v0.24.0.")],
          rev: Annotated[Optional[str], typer.Option("--rev", metavar="SHA",
                                                     help="Crate rev (default: the tag's commit upstream).")] = None,
-         remote: RemoteOpt = None, tags_file: TagsFileOpt = None) -> None:
+         remote: RemoteOpt = None, tags_file: TagsFileOpt = None, compat: CompatOpt = None) -> None:
     """Roll TAG in as the default line; the oldest stable lines by version leave."""
     from .commands import release
 
-    release.roll(State.compat, tag, rev, remote, tags_file)
+    release.roll(_c(compat), tag, rev, remote, tags_file)
 
 
 class Bumped(str, Enum):
@@ -184,15 +196,15 @@ class Bumped(str, Enum):
 def bump(what: Annotated[Bumped, typer.Argument(help="The tracker to bump.")],
          rev: Annotated[Optional[str], typer.Option("--rev", metavar="SHA",
                                                     help="Rev (default: the remote's HEAD).")] = None,
-         remote: RemoteOpt = None, tags_file: TagsFileOpt = None) -> None:
+         remote: RemoteOpt = None, tags_file: TagsFileOpt = None, compat: CompatOpt = None) -> None:
     """Move nightly's protocol_rev to upstream main's HEAD."""
     from .commands import release
 
-    release.bump_nightly(State.compat, rev, remote, tags_file)
+    release.bump_nightly(_c(compat), rev, remote, tags_file)
 
 
 golden_app = typer.Typer(help="The golden captures of conformance/manifest.toml, stored in S3 by sha256.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(golden_app, name="golden")
 
 BucketOpt = Annotated[Optional[str], typer.Option("--bucket", metavar="S3URL",
@@ -212,53 +224,54 @@ def golden_add(
     workload: Annotated[Optional[str], typer.Option("--workload", help="Workload name (default: the file name).")]
     = None,
     role: Annotated[Role, typer.Option("--role")] = Role.fidelity,
+    compat: CompatOpt = None,
 ) -> None:
     """Register captures in the manifest (staged in .vline/goldens until uploaded)."""
     from .commands import golden
 
-    golden.add(State.compat, traces, line, workload, role.value)
+    golden.add(_c(compat), traces, line, workload, role.value)
 
 
 @golden_app.command("upload")
 def golden_upload(line: LineOpt = None, bucket: BucketOpt = None,
                   force: Annotated[bool, typer.Option("--force", help="Overwrite different bytes at a key.")]
-                  = False) -> None:
+                  = False, compat: CompatOpt = None) -> None:
     """Upload staged goldens; identical objects are skipped, different ones never overwritten."""
     from .commands import golden
 
-    raise typer.Exit(golden.upload(State.compat, line, bucket, force))
+    raise typer.Exit(golden.upload(_c(compat), line, bucket, force))
 
 
 @golden_app.command("fetch")
-def golden_fetch(line: LineOpt = None, bucket: BucketOpt = None) -> None:
+def golden_fetch(line: LineOpt = None, bucket: BucketOpt = None, compat: CompatOpt = None) -> None:
     """Download goldens into the content-addressed cache (verified bytes only)."""
     from .commands import golden
 
-    raise typer.Exit(golden.fetch_cmd(State.compat, line, bucket))
+    raise typer.Exit(golden.fetch_cmd(_c(compat), line, bucket))
 
 
 @golden_app.command("verify")
-def golden_verify(line: LineOpt = None, bucket: BucketOpt = None) -> None:
+def golden_verify(line: LineOpt = None, bucket: BucketOpt = None, compat: CompatOpt = None) -> None:
     """Fetch, then check sha256, provenance and every record of each golden."""
     from .commands import golden
 
-    raise typer.Exit(golden.verify_cmd(State.compat, line, bucket))
+    raise typer.Exit(golden.verify_cmd(_c(compat), line, bucket))
 
 
 @golden_app.command("list")
-def golden_list(as_json: JsonOpt = False) -> None:
+def golden_list(as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """List the goldens of the manifest."""
     from .commands import golden
 
-    golden.list_cmd(State.compat, as_json)
+    golden.list_cmd(_c(compat), as_json)
 
 
 @golden_app.command("prune")
-def golden_prune() -> None:
+def golden_prune(compat: CompatOpt = None) -> None:
     """Remove generated entries whose line is no longer in compat.toml."""
     from .commands import golden
 
-    golden.prune(State.compat)
+    golden.prune(_c(compat))
 
 
 EvidenceOpt = Annotated[Optional[Path], typer.Option("--evidence", metavar="DIR",
@@ -268,22 +281,22 @@ EvidenceOpt = Annotated[Optional[Path], typer.Option("--evidence", metavar="DIR"
 @app.command()
 def gate(line: Annotated[str, typer.Argument(help="The line to gate.")],
          cmd: Annotated[Optional[list[str]], typer.Argument(metavar="-- CMD...", help="The replay command.")] = None,
-         bucket: BucketOpt = None, evidence_dir: EvidenceOpt = None) -> None:
+         bucket: BucketOpt = None, evidence_dir: EvidenceOpt = None, compat: CompatOpt = None) -> None:
     """Fetch and verify LINE's goldens, run the replay command, write evidence."""
     from .commands import gate as cmd_gate
 
-    raise typer.Exit(cmd_gate.run(State.compat, line, cmd or [], bucket, evidence_dir))
+    raise typer.Exit(cmd_gate.run(_c(compat), line, cmd or [], bucket, evidence_dir))
 
 
 @app.command()
 def promote(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...]")] = None,
             evidence_dir: EvidenceOpt = None,
             dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would change; write nothing.")]
-            = False) -> None:
+            = False, compat: CompatOpt = None) -> None:
     """Set fidelity_validated where passing, current gate evidence allows it."""
     from .commands import promote as cmd
 
-    cmd.run(State.compat, lines or [], evidence_dir, dry_run)
+    cmd.run(_c(compat), lines or [], evidence_dir, dry_run)
 
 
 JobsOpt = Annotated[int, typer.Option("-j", "--jobs", min=1, help="Lines at once.")]
@@ -292,12 +305,12 @@ CommittedOpt = Annotated[bool, typer.Option("--committed", help="Use HEAD only, 
 
 @app.command()
 def each(args: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...] -- CMD...")] = None,
-         jobs: JobsOpt = 1, committed: CommittedOpt = False, as_json: JsonOpt = False) -> None:
+         jobs: JobsOpt = 1, committed: CommittedOpt = False, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Run CMD in every line's isolated, pinned checkout (the user's checkout is never touched)."""
     from .commands import each as cmd
 
     lines, command = _split_dashdash(args or [])
-    cmd.run(State.compat, lines, command, jobs, as_json, committed)
+    cmd.run(_c(compat), lines, command, jobs, as_json, committed)
 
 
 TemplateOpt = Annotated[Optional[Path], typer.Option("--template", metavar="PATH",
@@ -308,11 +321,11 @@ ImageOpt = Annotated[Optional[str], typer.Option("--image", metavar="REPO", help
 
 @app.command()
 def render(line: Annotated[str, typer.Argument(help="The line to render for.")], template: TemplateOpt = None,
-           image: ImageOpt = None) -> None:
+           image: ImageOpt = None, compat: CompatOpt = None) -> None:
     """Print Dockerfile.template rendered for LINE (its ARG defaults become the line's values)."""
     from .commands import build as cmd
 
-    cmd.render_cmd(State.compat, line, template, image)
+    cmd.render_cmd(_c(compat), line, template, image)
 
 
 @app.command()
@@ -324,11 +337,11 @@ def build(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...
           bake: Annotated[Optional[Path], typer.Option("--bake", metavar="FILE",
                                                        help="Write a docker buildx bake file instead of building.")]
           = None,
-          jobs: JobsOpt = 1, committed: CommittedOpt = False) -> None:
+          jobs: JobsOpt = 1, committed: CommittedOpt = False, compat: CompatOpt = None) -> None:
     """Build each line's image in its own pinned checkout with the Docker engine."""
     from .commands import build as cmd
 
-    cmd.run(State.compat, lines or [], image, template, push, report, bake, jobs, committed)
+    cmd.run(_c(compat), lines or [], image, template, push, report, bake, jobs, committed)
 
 
 def _split_dashdash(args: list[str]) -> tuple[list[str], list[str]]:
@@ -341,13 +354,13 @@ def _split_dashdash(args: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _report(e: VlineError) -> None:
-    from .adapters import github
+    from . import emit
 
     print(e.render(), file=sys.stderr)
     for extra in e.extra:
         print(extra, file=sys.stderr)
-    if github.active():
-        print(github.annotation("error", e.message, file=str(e.path) if e.path else None, line=e.line),
+    if emit.active():
+        print(emit.annotation("error", e.message, file=str(e.path) if e.path else None, line=e.line),
               file=sys.stderr)
 
 
@@ -372,7 +385,7 @@ def _lean_app(argv: list[str]) -> typer.Typer:
     if not commands and not groups:
         return app
     lean = typer.Typer(**{k: getattr(app.info, k) for k in ("name", "help", "no_args_is_help")},
-                       add_completion=False, pretty_exceptions_enable=False,
+                       add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                        context_settings=app.info.context_settings)
     lean.registered_callback = app.registered_callback
     lean.registered_commands = commands

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from . import resources, tomlfile, versions
+from . import emit, resources, tomlfile, versions
 from .errors import InputError
+from .fsio import under
 from .findings import Collector, Finding
 
 FILENAME = "compat.toml"
 REV = re.compile(r"^[0-9a-f]{40}$")
 URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[A-Za-z0-9._~:/?#\[\]@!&*+,;=%\-]+$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 CRATE = re.compile(r"^[A-Za-z0-9_-]+$")
 TRACKER = re.compile(r"^[a-z][a-z0-9_-]*$")
 IMAGE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
@@ -161,32 +161,46 @@ class Compat(NamedTuple):
         return versions.match_line(reported, self.ordered())
 
     def manifest_path(self) -> Path:
-        return self.root / self.settings.manifest
+        """The Cargo manifest, refused if it (or a link on the way) leads outside the project."""
+        return under(self.root, *self.settings.manifest.split("/"), what="[vline].manifest")
 
 
 # --- locating ---------------------------------------------------------------------------------
 
 def locate(explicit: str | os.PathLike | None = None) -> tuple[Path, str, bool]:
-    """--compat, else $VLINE_COMPAT, else compat.toml here or in a parent, else the embedded default."""
+    """--compat, else $VLINE_COMPAT, else compat.toml here or in a parent up to the git root; the
+    embedded default only where no project is found (no git repository, no Cargo.toml on the way)."""
     chosen = explicit or os.environ.get("VLINE_COMPAT")
     if chosen:
         return Path(chosen), str(chosen), False
     here = Path.cwd()
+    looked: list[Path] = []
+    project: Path | None = None
     for d in (here, *here.parents):
         candidate = d / FILENAME
         if candidate.is_file():
             shown = FILENAME if d == here else os.path.relpath(candidate)
             return candidate, shown, False
+        looked.append(d)
+        if project is None and (d / "Cargo.toml").is_file():
+            project = d
         if (d / ".git").exists():
+            project = d
             break
+    if project is not None:
+        where = ", ".join(os.path.relpath(d) for d in looked)
+        raise InputError(f"no {FILENAME} in this project (looked in {where}): create one at "
+                         f"{os.path.relpath(project / FILENAME)} (its format is in vline's README; "
+                         "'vline show' outside any project shows an example) or pass --compat PATH",
+                         path=os.path.relpath(project / FILENAME))
     return resources.default_compat(), FILENAME + " (embedded default)", True
 
 
-def load(explicit: str | os.PathLike | None = None, *, strict: bool = True, writable: bool = False) -> Compat:
+def load(explicit: str | os.PathLike | None = None, *, strict: bool = True, project: bool = False) -> Compat:
     """Load and validate. strict: rule errors raise InputError (exit 2) listing every error.
-    writable: the command writes beside compat.toml, so the embedded default will not do."""
+    project: the command writes or runs things beside compat.toml, so the embedded default will not do."""
     path, shown, embedded = locate(explicit)
-    if embedded and writable:
+    if embedded and project:
         raise InputError(f"no {FILENAME} here or in a parent folder: pass --compat PATH or run in your project")
     if embedded and not os.environ.get("VLINE_QUIET"):
         import sys
@@ -235,8 +249,8 @@ def _settings(raw: object, tf: tomlfile.TomlFile, out: Collector) -> Settings:
         elif key == "upstream" and not URL.match(value):
             out.error(at, f"[vline] upstream: {value!r} is not a git URL (scheme://host/path)")
             continue
-        elif key == "target_env" and not ENV_NAME.match(value):
-            out.error(at, f"[vline] target_env: {value!r} is not an environment variable name")
+        elif key == "target_env" and (problem := emit.env_name_problem(value)):
+            out.error(at, f"[vline] target_env: {problem}")
             continue
         elif key == "crate" and not CRATE.match(value):
             out.error(at, f"[vline] crate: {value!r} is not a crate name")
@@ -244,11 +258,23 @@ def _settings(raw: object, tf: tomlfile.TomlFile, out: Collector) -> Settings:
         elif key == "image" and value and not IMAGE.match(value):
             out.error(at, f"[vline] image: {value!r} is not an image repository (lowercase, no tag)")
             continue
-        elif key == "manifest" and (not value or os.path.isabs(value)):
-            out.error(at, f"[vline] manifest: {value!r} must be a path relative to {FILENAME}")
+        elif key == "manifest" and (problem := manifest_problem(value)):
+            out.error(at, f"[vline] manifest: {value!r} {problem}")
             continue
         values[key] = value
     return _make_settings(values)
+
+
+def manifest_problem(value: str) -> str | None:
+    """Why `[vline].manifest` cannot name the Cargo manifest (None: it can)."""
+    parts = value.replace("\\", "/").split("/")
+    if not value or value.startswith("/") or "\\" in value or os.path.isabs(value):
+        return f"must be a path relative to {FILENAME}, with '/' between folders"
+    if any(p in ("", ".", "..") for p in parts):
+        return f"must stay inside the folder of {FILENAME} (no '.', '..' or empty parts)"
+    if parts[-1] != "Cargo.toml":
+        return "must name a Cargo.toml (Cargo reads no other manifest name)"
+    return None
 
 
 def _make_settings(values: dict) -> Settings:

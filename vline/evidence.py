@@ -7,7 +7,8 @@ from pathlib import Path
 
 from . import __version__
 from .compat import Compat, Line
-from .errors import InputError
+from .errors import InputError, Refused
+from .fsio import under
 from .manifest import Golden
 
 DIR = Path(".vline") / "evidence"
@@ -15,6 +16,11 @@ DIR = Path(".vline") / "evidence"
 
 def directory(compat: Compat, given: Path | None) -> Path:
     return given if given is not None else compat.root / DIR
+
+
+def file_for(ev_dir: Path, line: str) -> Path:
+    """A line's evidence file: inside the evidence folder whatever the line is called."""
+    return under(ev_dir, f"{line}.json", what="evidence for line")
 
 
 def _golden_set(goldens: list[Golden]) -> list[dict[str, str]]:
@@ -35,8 +41,8 @@ def load(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError("no evidence: run 'vline gate' for this line first", path=str(path)) from None
-    except (OSError, ValueError) as e:
+        raise Refused("no evidence: run 'vline gate' for this line first", path=str(path)) from None
+    except (OSError, ValueError, RecursionError) as e:
         raise InputError(f"unreadable evidence: {e}", path=str(path)) from None
     if not isinstance(data, dict) or not isinstance(data.get("goldens"), list):
         raise InputError("not vline gate evidence", path=str(path))

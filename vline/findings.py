@@ -14,7 +14,8 @@ class Finding(NamedTuple):
         return self.severity == "error"
 
     def render(self) -> str:
-        return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+        # one line whatever a message quotes from a file
+        return f"{self.path}:{self.line}: {self.severity}: {self.message}".replace("\r", "\\r").replace("\n", "\\n")
 
     def as_json(self) -> dict:
         return {"file": self.path, "line": self.line, "severity": self.severity, "message": self.message}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import re
 import shutil
 import uuid
 from pathlib import Path
@@ -12,10 +11,10 @@ from pathlib import Path
 from . import trace
 from .compat import Compat
 from .errors import InputError
-from .fsio import cache_root
+from .fsio import atomic_write, cache_dir, cache_root, locked, scratch_dir, under
+from .manifest import HEX64, SAFE_PART
 
 STAGING = Path(".vline") / "goldens"
-SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 CHUNK = 1 << 20
 
 
@@ -25,19 +24,66 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def _name(sha256: str) -> str:
+    if not HEX64.match(sha256):
+        raise InputError(f"sha256 {sha256!r} is not 64 lowercase hex characters")
+    return f"{sha256}.jsonl.gz"
+
+
 def cached_path(sha256: str) -> Path:
-    return cache_root() / "goldens" / "sha256" / f"{sha256}.jsonl.gz"
+    return under(cache_root() / "goldens" / "sha256", _name(sha256), what="cache entry")
+
+
+def _stamp_path(path: Path) -> Path:
+    """The record of a cached file's check, beside the content-addressed folder (which holds content only)."""
+    return cache_dir("goldens", "checked") / path.name
+
+
+def _fingerprint(path: Path) -> str:
+    """What changes when anything writes or touches the file: size, mtime, ctime and inode."""
+    st = os.stat(path)
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}\n"
+
+
+def admit(tmp: Path, sha256: str) -> Path:
+    """Move bytes whose sha256 was checked into the cache, read-only, with the record of what was checked."""
+    cache_dir("goldens", "sha256")
+    final = cached_path(sha256)
+    os.chmod(tmp, 0o444)
+    os.replace(tmp, final)
+    atomic_write(_stamp_path(final), _fingerprint(final).encode())
+    return final
+
+
+def cache_entry(sha256: str) -> tuple[Path | None, bool]:
+    """(the cached file, altered): a cached file is trusted while its size, mtime, ctime and inode are
+    those recorded when its sha256 was checked; otherwise it is hashed again, and removed if it no
+    longer matches its name."""
+    path = cached_path(sha256)
+    if not path.exists():
+        return None, False
+    stamp = _stamp_path(path)
+    try:
+        if stamp.read_text() == _fingerprint(path):
+            return path, False
+    except OSError:
+        pass
+    if sha256_file(path) == sha256:
+        atomic_write(stamp, _fingerprint(path).encode())
+        return path, False
+    path.unlink(missing_ok=True)
+    stamp.unlink(missing_ok=True)
+    return None, True
 
 
 def tmp_dir() -> Path:
-    """Where downloads land before their sha256 is checked (same filesystem as the cache: rename is atomic)."""
-    d = cache_root() / "goldens" / "tmp"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    """Where downloads land before their sha256 is checked (same filesystem as the cache: rename is atomic);
+    this process's own folder, so what a killed run left is removed and never mistaken for a download."""
+    return scratch_dir("goldens", "tmp")
 
 
 def staged_path(compat: Compat, sha256: str) -> Path:
-    return compat.root / STAGING / f"{sha256}.jsonl.gz"
+    return under(compat.root, str(STAGING), _name(sha256), what="staged golden")
 
 
 class _Hashing:
@@ -62,12 +108,21 @@ def stage(compat: Compat, source: Path) -> tuple[Path, str]:
     """
     with open(source, "rb") as f:
         is_gz = f.read(2) == trace.GZIP_MAGIC
-    dest_dir = compat.root / STAGING
+    dest_dir = under(compat.root, str(STAGING), what="staging folder")
     dest_dir.mkdir(parents=True, exist_ok=True)
+    with locked(dest_dir):
+        for stale in dest_dir.glob(".*.tmp"):  # left by a killed `golden add`
+            stale.unlink(missing_ok=True)
+        return _stage(source, is_gz, dest_dir)
+
+
+def _stage(source: Path, is_gz: bool, dest_dir: Path) -> tuple[Path, str]:
     tmp = dest_dir / f".{uuid.uuid4().hex}.tmp"
     try:
         if is_gz:
             shutil.copyfile(source, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
             sha = sha256_file(tmp)
         else:
             with open(source, "rb") as src, open(tmp, "wb") as raw:

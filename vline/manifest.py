@@ -14,6 +14,34 @@ ROLES = ("schema", "fidelity")
 KEYS = ("line", "bucket_path", "sha256", "config_hash", "workload", "role")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MARKER = re.compile(r"^# (BEGIN|END) (\S+) GOLDENS\s*$")
+# Values that become parts of paths (locally or in the bucket): plain names, never '.', '..' or '/'.
+LINE_NAME = re.compile(r"^(?:(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)|[a-z][a-z0-9_-]*)$")
+SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` is not an object key vline will use (None: it is): '/'-separated plain parts."""
+    if not key:
+        return "is empty"
+    if "\\" in key:
+        return "contains a backslash"
+    parts = key.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "has an empty, '.' or '..' part (a key is parts joined by single '/')"
+    return None
+
+
+def bucket_path_problem(bp: str) -> str | None:
+    if bp.startswith("s3://"):
+        bucket, _, key = bp[5:].partition("/")
+        if not BUCKET.match(bucket):
+            return f"bucket {bucket!r} is not an S3 bucket name"
+        problem = key_problem(key)
+        return f"its key {problem}" if problem else None
+    if "://" in bp:
+        return "is neither a key under the bucket nor s3://bucket/key"
+    return key_problem(bp)
 
 
 class Golden(NamedTuple):
@@ -59,6 +87,7 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
         out.error(tf.layout.root.at("golden"), "golden must be an array of [[golden]] tables")
         raw = []
     seen: dict[tuple[str, str], int] = {}
+    keys: dict[str, int] = {}
     for i, entry in enumerate(raw):
         block = blocks[i] if i < len(blocks) else tomlfile.Block(1, {})
         label = f"[[golden]] #{i + 1}"
@@ -86,8 +115,20 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
             out.error(block.at("role"), f"{label}: role: {entry['role']!r} is not one of {', '.join(ROLES)}")
             ok = False
         bp = entry["bucket_path"]
-        if not bp or bp.startswith("/") or (bp.startswith("s3://") and "/" not in bp[5:].strip("/")):
-            out.error(block.at("bucket_path"), f"{label}: bucket_path: {bp!r} is not a bucket key or s3://bucket/key")
+        if problem := bucket_path_problem(bp):
+            out.error(block.at("bucket_path"), f"{label}: bucket_path: {bp!r} {problem}")
+            ok = False
+        elif bp in keys:
+            out.error(block.at("bucket_path"), f"{label}: bucket_path: {bp!r} is also the object of the golden "
+                                               f"at line {keys[bp]}: two goldens cannot share one object")
+            ok = False
+        keys.setdefault(bp, block.line)
+        if not LINE_NAME.match(entry["line"]):
+            out.error(block.at("line"), f"{label}: line: {entry['line']!r} is not a line name (X.Y or a tracker)")
+            ok = False
+        if not SAFE_PART.match(entry["workload"]):
+            out.error(block.at("workload"), f"{label}: workload: {entry['workload']!r} is not a plain name "
+                                            "(letters, digits, . _ + -, not starting with . or -)")
             ok = False
         key = (entry["line"], entry["workload"])
         if key in seen:
@@ -101,13 +142,16 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
     return Manifest(tf.path, tf.shown, goldens, sorted(out.items, key=lambda f: f.line))
 
 
+def markers(text: str) -> list[tuple[int, str, str]]:
+    """(line number, BEGIN|END, LINE) of every marker comment; text inside a multi-line string is not one."""
+    code = tomlfile.code_lines(text)
+    return [(no, *m.groups()) for no, raw in enumerate(text.splitlines(), start=1)
+            if code[no - 1] and (m := MARKER.match(raw))]
+
+
 def _markers(text: str, out: Collector) -> None:
     open_: tuple[str, int] | None = None
-    for no, raw in enumerate(text.splitlines(), start=1):
-        m = MARKER.match(raw)
-        if not m:
-            continue
-        kind, line = m.groups()
+    for no, kind, line in markers(text):
         if kind == "BEGIN":
             if open_:
                 out.error(no, f"# BEGIN {line} GOLDENS inside the block opened at line {open_[1]}")

@@ -8,10 +8,7 @@ import re
 from typing import NamedTuple
 from pathlib import Path
 
-try:
-    import tomllib
-except ImportError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+import tomllib
 
 from .errors import InputError
 
@@ -41,15 +38,63 @@ def _name(raw: str) -> str:
     return ".".join(p.strip().strip("\"'") for p in raw.split("."))
 
 
+# Outside strings: the tokens that open a string or comment, and newlines.
+_OUTSIDE = re.compile(r'"""|' + "'''" + r"""|["'#\n]""")
+_CLOSE = {
+    '"': re.compile(r'[\\"\n]'),
+    "'": re.compile(r"['\n]"),
+    '"""': re.compile(r'\\.|"{3,5}', re.S),
+    "'''": re.compile(r"'{3,5}"),
+}
+
+
+def code_lines(text: str) -> list[bool]:
+    """For each line of `text`, whether it starts outside any string: a line inside a multi-line
+    string is a value, never a header, a key or a marker comment. A small TOML string tokenizer."""
+    starts = [True]
+    i, n, state = 0, len(text), None
+    while i < n:
+        if state is None:
+            m = _OUTSIDE.search(text, i)
+            if not m:
+                break
+            tok = m.group()
+            if tok == "\n":
+                starts.append(True)
+                i = m.end()
+            elif tok == "#":
+                j = text.find("\n", m.end())
+                i = n if j < 0 else j
+            else:
+                state, i = tok, m.end()
+            continue
+        m = _CLOSE[state].search(text, i)
+        end = m.end() if m else n
+        if state in ('"', "'"):  # one-line strings: an unterminated one ends at its line (invalid anyway)
+            if m and m.group() == "\\":
+                i = end + (0 if text[end:end + 1] == "\n" else 1)
+                continue
+            if m and m.group() == "\n":
+                starts.append(True)
+            state, i = None, end
+            continue
+        starts.extend([False] * text.count("\n", i, end))
+        i = end
+        if m and not m.group().startswith("\\"):
+            state = None
+        elif not m:
+            break
+    count = len(text.splitlines())
+    return (starts + [True] * count)[:count]
+
+
 def scan(text: str) -> Layout:
     root = Block(1, {})
     layout = Layout(root, {}, {})
     current = root
-    in_multiline: str | None = None
+    code = code_lines(text)
     for no, raw in enumerate(text.splitlines(), start=1):
-        if in_multiline:
-            if raw.count(in_multiline) % 2 == 1:
-                in_multiline = None
+        if not code[no - 1]:
             continue
         if m := _ARRAY.match(raw):
             current = Block(no, {})
@@ -61,10 +106,6 @@ def scan(text: str) -> Layout:
             continue
         if m := _KEY.match(raw):
             current.keys.setdefault(m.group(1).strip("\"'"), no)
-        for quote in ('"""', "'''"):
-            if raw.count(quote) % 2 == 1:
-                in_multiline = quote
-                break
     return layout
 
 

@@ -22,29 +22,65 @@ class TraceProblem(Exception):
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}" if self.line else self.message
 
+    def at(self, path: str | Path) -> str:
+        """`FILE:LINE: message`, as every other error names its place."""
+        return f"{path}:{self.line}: {self.message}" if self.line else f"{path}: {self.message}"
 
-def open_text(path: Path):
+    def error(self, path: str | Path) -> InputError:
+        return InputError(self.message, path=str(path), line=self.line)
+
+
+def open_bytes(path: Path):
+    """The trace's bytes, gunzipped when it is gzip (multi-member streams read as one)."""
     with open(path, "rb") as f:
         gz = f.read(2) == GZIP_MAGIC
-    if gz:
-        return gzip.open(path, "rt", encoding="utf-8")  # multi-member streams read as one
-    return open(path, encoding="utf-8")
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse(raw: bytes, no: int) -> object:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TraceProblem(f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})", no) from None
+    if no == 1 and text.startswith("\ufeff"):
+        raise TraceProblem("starts with a UTF-8 byte order mark (BOM): save the file as UTF-8 without a BOM", no)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise TraceProblem(f"not JSON ({e.msg} at column {e.colno})", no) from None
+    except RecursionError:
+        raise TraceProblem("not JSON this tool accepts: nested too deeply", no) from None
+    except ValueError as e:  # an integer too long to convert, NaN/Infinity
+        raise TraceProblem(f"not JSON this tool accepts: {e}", no) from None
 
 
 def records(path: Path) -> Iterator[tuple[int, object]]:
     """(line number, parsed JSON) of every non-blank line; integers stay integers."""
     try:
-        with open_text(path) as f:
+        with open_bytes(path) as f:
             for no, raw in enumerate(f, start=1):
                 if raw.strip():
-                    try:
-                        yield no, json.loads(raw)
-                    except json.JSONDecodeError as e:
-                        raise TraceProblem(f"not JSON ({e.msg})", no) from None
+                    yield no, _parse(raw, no)
     except FileNotFoundError:
         raise TraceProblem("file not found") from None
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
+    except IsADirectoryError:
+        raise TraceProblem("is a directory, not a trace") from None
+    except (OSError, EOFError, zlib.error) as e:
         raise TraceProblem(f"unreadable trace: {e}") from None
+
+
+def meta_line(path: Path) -> int | None:
+    """The line of the meta record (the first non-blank line)."""
+    try:
+        for no, _ in records(path):
+            return no
+    except TraceProblem as e:
+        return e.line
+    return None
 
 
 def _meta(no: int, first: object) -> dict:
@@ -59,11 +95,11 @@ def read_meta(path: Path) -> dict:
         for no, first in records(path):
             return _meta(no, first)
     except TraceProblem as e:
-        raise InputError(e.message, path=str(path), line=e.line) from None
+        raise e.error(path) from None
     raise InputError("empty trace: no meta line", path=str(path))
 
 
-def check(path: Path) -> tuple[dict, list[str]]:
+def check(path: Path) -> tuple[dict, TraceProblem | None]:
     """The meta and the first problem of a trace, if any: a bad line or a record missing a required key."""
     meta: dict | None = None
     try:
@@ -73,8 +109,8 @@ def check(path: Path) -> tuple[dict, list[str]]:
             elif problem := _record_problem(rec):
                 raise TraceProblem(problem, no)
     except TraceProblem as e:
-        return meta or {}, [str(e)]
-    return (meta, []) if meta is not None else ({}, ["empty trace: no meta line"])
+        return meta or {}, e
+    return (meta, None) if meta is not None else ({}, TraceProblem("empty trace: no meta line"))
 
 
 def _record_problem(rec: object) -> str | None:

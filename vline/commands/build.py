@@ -2,6 +2,7 @@
 in the line's own pinned checkout by the Docker engine."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -9,9 +10,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .. import checkouts, template, ui
+from .. import checkouts, emit, template, ui
 from .. import compat as compat_mod
-from ..adapters import github
 from ..adapters.git import origin_url
 from ..errors import InputError, Refused, VlineError
 from ..fsio import atomic_write
@@ -72,7 +72,7 @@ def bake_target(name: str) -> str:
 
 def run(compat_path: str | None, names: list[str], image: str | None, template_path: Path | None, push: bool,
         report: Path | None, bake: Path | None, jobs: int, committed_only: bool) -> None:
-    compat = compat_mod.load(compat_path)
+    compat = compat_mod.load(compat_path, project=True)
     image = image or compat.settings.image
     if not image:
         raise InputError("no image repository: set [vline].image in compat.toml or pass --image")
@@ -107,9 +107,7 @@ def run(compat_path: str | None, names: list[str], image: str | None, template_p
             entry["context"] = str(co.compat_dir)
             if engine is None:
                 return
-            if github.active() and jobs == 1:
-                print(f"::group::build {ln.line}", file=sys.stderr, flush=True)
-            try:
+            with emit.log_group(f"build {ln.line}") if jobs == 1 else contextlib.nullcontext():
                 entry["image_id"] = engine.build(co.compat_dir, RENDERED, entry["tags"][0], entry["labels"],
                                                  lambda m: log(ln.line, m))
                 for ref in entry["tags"][1:]:
@@ -119,9 +117,6 @@ def run(compat_path: str | None, names: list[str], image: str | None, template_p
                     entry["digest"] = sorted(digests)[0]
                     if len(digests) > 1:
                         raise VlineError(f"the registry gave different digests for one image: {sorted(digests)}")
-            finally:
-                if github.active() and jobs == 1:
-                    print("::endgroup::", file=sys.stderr, flush=True)
         except VlineError as e:
             entry["error"] = e.message
         except Exception as e:  # noqa: BLE001 - a failing line never stops the others
@@ -148,9 +143,9 @@ def run(compat_path: str | None, names: list[str], image: str | None, template_p
     if report is not None:
         atomic_write(report, (json.dumps(public, indent=2) + "\n").encode())
     for r in ordered:
-        ui.result(f"line={r['line']} image={r['tags'][0] if r['tags'] else ''} image_id={r['image_id']} "
-                  f"digest={r['digest']} status={'failed' if r['error'] else 'ok'}")
-    github.summary_table("vline build", ["line", "tags", "image id", "digest", "status"],
+        emit.record({"line": r["line"], "image": r["tags"][0] if r["tags"] else "", "image_id": r["image_id"],
+                     "digest": r["digest"], "status": "failed" if r["error"] else "ok"})
+    emit.summary_table("vline build", ["line", "tags", "image id", "digest", "status"],
                          [[r["line"], " ".join(r["tags"]), r["image_id"][:19], r["digest"][:19],
                            "failed: " + r["error"] if r["error"] else "ok"] for r in ordered])
     if failed:

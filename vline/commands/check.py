@@ -5,8 +5,7 @@ import os
 
 from .. import compat as compat_mod
 from .. import manifest as manifest_mod
-from .. import tomlfile, ui
-from ..adapters import github
+from .. import emit, tomlfile, ui
 from ..cargo_toml import current
 from ..errors import NO, OK, VlineError
 from ..findings import Collector, Finding
@@ -69,11 +68,11 @@ def run(compat_path: str | None, as_json: bool) -> int:
     else:
         for f in findings:
             ui.result(f.render())
-    if github.active():
+    if emit.active():
         for f in findings:
-            ui.note(github.annotation(f.severity, f.message, file=f.path, line=f.line))
+            ui.note(emit.annotation(f.severity, f.message, file=f.path, line=f.line))
     if findings:
-        github.summary_table("vline check", ["file", "line", "severity", "message"],
+        emit.summary_table("vline check", ["file", "line", "severity", "message"],
                              [[f.path, f.line, f.severity, f.message] for f in findings])
     ui.note(f"{compat.shown}: {len(compat.lines)} lines, {len(errors)} errors, {len(findings) - len(errors)} warnings")
     return NO if errors else OK

@@ -10,9 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .. import checkouts, ui
+from .. import checkouts, emit, ui
 from .. import compat as compat_mod
-from ..adapters import github
 from ..errors import InputError, Refused, VlineError
 
 TAIL = 30  # lines of a failing line's log shown on stderr
@@ -64,7 +63,7 @@ def run(compat_path: str | None, names: list[str], cmd: list[str], jobs: int, as
         committed_only: bool) -> None:
     if not cmd:
         raise InputError("give the command after --: vline each [LINE...] -- CMD...")
-    compat = compat_mod.load(compat_path)
+    compat = compat_mod.load(compat_path, project=True)
     lines = select(compat, names)
     board = Board(lines)
 
@@ -99,10 +98,9 @@ def run(compat_path: str | None, names: list[str], cmd: list[str], jobs: int, as
     failed = [r for r in results if r["status"] != "passed"]
     for r in results:
         text = Path(r["log"]).read_text(errors="replace") if r["log"] and Path(r["log"]).exists() else ""
-        if github.active():
-            print(f"::group::{r['line']}: {r['status']}", file=sys.stderr)
-            sys.stderr.write(text)
-            print("::endgroup::", file=sys.stderr)
+        if emit.active():
+            with emit.log_group(f"{r['line']}: {r['status']}"):
+                sys.stderr.write(text)
         elif r in failed:
             ui.note(f"--- {r['line']} ({r['error'] or 'exit ' + str(r['exit_code'])}) " + "-" * 20)
             ui.note("".join(text.splitlines(keepends=True)[-TAIL:]).rstrip())
@@ -110,9 +108,10 @@ def run(compat_path: str | None, names: list[str], cmd: list[str], jobs: int, as
         ui.result_json([{**{k: r[k] for k in ("line", "tag", "status", "exit_code", "checkout", "log", "error")},
                          "seconds": round(r["seconds"], 2)} for r in results])
     else:
-        ui.result("".join(f"line={r['line']} status={r['status']} exit_code={'' if r['exit_code'] is None else r['exit_code']} "
-                          f"seconds={r['seconds']:.1f}\n" for r in results))
-    github.summary_table("vline each: " + " ".join(cmd), ["line", "tag", "status", "seconds"],
+        for r in results:
+            emit.record({"line": r["line"], "status": r["status"], "exit_code": r["exit_code"],
+                         "seconds": f"{r['seconds']:.1f}"})
+    emit.summary_table("vline each: " + " ".join(cmd), ["line", "tag", "status", "seconds"],
                          [[r["line"], r["tag"], r["status"], f"{r['seconds']:.1f}"] for r in results])
     if failed:
         logs = next((Path(r["log"]).parent for r in failed if r["log"]), None)

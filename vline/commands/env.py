@@ -1,11 +1,8 @@
 """`vline env LINE`: the line's build variables as sh, json or $GITHUB_ENV lines."""
 from __future__ import annotations
 
-import shlex
-
 from .. import compat as compat_mod
-from .. import ui
-from ..adapters import github
+from .. import emit, ui
 
 
 def run(compat_path: str | None, line_name: str, fmt: str) -> None:
@@ -14,6 +11,6 @@ def run(compat_path: str | None, line_name: str, fmt: str) -> None:
     if fmt == "json":
         ui.result_json(values)
     elif fmt == "github":
-        ui.result(github.env_file_text(values))
+        ui.result(emit.env_file_text(values))
     else:
-        ui.result("".join(f"{k}={shlex.quote(v) if v else v}\n" for k, v in values.items()))
+        ui.result(emit.sh_exports(values))

@@ -1,10 +1,9 @@
 """`vline fingerprint`: the config_hash of a deployment, or the one a trace was stamped with."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .. import fingerprint, trace, ui
+from .. import emit, fingerprint, trace, ui
 from ..errors import InputError
 
 
@@ -16,17 +15,11 @@ def from_trace(path: Path, as_json: bool) -> None:
     if as_json:
         ui.result_json(meta)
         return
-    ordered = {"config_hash": meta["config_hash"], **meta}
-    ui.result("".join(f"{k}={_flat(v)}\n" for k, v in ordered.items()))
-
-
-def _flat(value: object) -> str:
-    """Scalars as themselves; anything else (or a string spanning lines) as one line of JSON."""
-    if isinstance(value, str) and "\n" not in value and "\r" not in value:
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"))
+    for key in meta:
+        if not emit.NAME.match(key):
+            raise InputError(f"meta key {key!r} cannot be written as key=value (it is not a plain name); "
+                             "use --json", path=str(path), line=trace.meta_line(path))
+    emit.kv({"config_hash": meta["config_hash"], **meta})
 
 
 def compute(gpu: str | None, tag: str | None, engine_config: str | None, flags: dict[str, object],

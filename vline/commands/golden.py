@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import compat as compat_mod
 from .. import goldens as gmod
 from .. import manifest as manifest_mod
-from .. import tomlfile, trace, ui
+from .. import emit, tomlfile, trace, ui
 from ..adapters import s3 as s3mod
 from ..edits import manifest_edit
 from ..errors import ENVIRONMENT, NO, OK, InputError, Refused
@@ -43,7 +43,7 @@ def _label(g: Golden) -> str:
 # --- add -----------------------------------------------------------------------------------------
 
 def add(compat_path: str | None, traces: list[Path], line: str, workload: str | None, role: str) -> None:
-    compat = compat_mod.load(compat_path, writable=True)
+    compat = compat_mod.load(compat_path, project=True)
     ln = compat.get(line)
     if workload and len(traces) > 1:
         raise InputError("--workload names one trace; omit it to name each golden after its file")
@@ -52,9 +52,9 @@ def add(compat_path: str | None, traces: list[Path], line: str, workload: str | 
     prepared = []
     for path in traces:
         name = workload or path.name.removesuffix(".gz").removesuffix(".jsonl")
-        meta, problems = trace.check(path)
-        if problems:
-            raise InputError(f"not a valid trace: {problems[0]}", path=str(path))
+        meta, problem = trace.check(path)
+        if problem:
+            raise problem.error(path)
         refusals = gmod.provenance_problems(compat, ln.line, meta)
         if (ln.line, name) in taken:
             refusals.append(f"line {ln.line} already has workload {name!r}")
@@ -78,8 +78,7 @@ def add(compat_path: str | None, traces: list[Path], line: str, workload: str | 
         manifest.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(manifest.path, text.encode())
     for _, e in prepared:
-        ui.result(f"line={e['line']} workload={e['workload']} role={e['role']} sha256={e['sha256']} "
-                  f"bucket_path={e['bucket_path']}")
+        emit.record({k: e[k] for k in ("line", "workload", "role", "sha256", "bucket_path")})
 
 
 # --- fetch / verify (shared with gate) ----------------------------------------------------------
@@ -87,10 +86,10 @@ def add(compat_path: str | None, traces: list[Path], line: str, workload: str | 
 class Outcome:
     def __init__(self) -> None:
         self.failures: dict[Golden, str] = {}  # the answer is no
+        self.places: dict[Golden, str] = {}  # FILE:LINE of a failure found inside a trace
         self.unreachable: dict[Golden, str] = {}  # S3 did not answer
         self.downloaded = 0
         self.requests = 0
-        self.fresh: set[str] = set()  # hashed on download in this run: no need to hash again
 
     @property
     def code(self) -> int:
@@ -102,11 +101,18 @@ def fetch(goldens: list[Golden], bucket: s3mod.BucketUrl | None, outcome: Outcom
     ready: dict[str, Path] = {}
     todo: dict[str, Golden] = {}
     for g in goldens:
-        p = gmod.cached_path(g.sha256)
-        if p.exists():
+        if g.sha256 in ready or g.sha256 in todo:
+            continue
+        p, altered = gmod.cache_entry(g.sha256)
+        if altered:
+            for same in goldens:
+                if same.sha256 == g.sha256:
+                    outcome.failures[same] = ("the cached copy no longer matches its sha256 (bit rot or an edit): "
+                                              "removed; the next run fetches it again")
+        elif p is not None:
             ready[g.sha256] = p
         else:
-            todo.setdefault(g.sha256, g)
+            todo[g.sha256] = g
     if not todo:
         return ready
     tmp_dir = gmod.tmp_dir()
@@ -138,11 +144,7 @@ def fetch(goldens: list[Golden], bucket: s3mod.BucketUrl | None, outcome: Outcom
                 if got != g.sha256:
                     outcome.failures[g] = f"sha256 mismatch: the object at {jobs[i][1]} hashes to {got}"
                 else:
-                    final = gmod.cached_path(g.sha256)
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(tmp, final)  # only verified bytes enter the cache
-                    ready[g.sha256] = final
-                    outcome.fresh.add(g.sha256)
+                    ready[g.sha256] = gmod.admit(tmp, g.sha256)  # only verified bytes enter the cache
                     outcome.downloaded += 1
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -154,16 +156,19 @@ def verify(compat: compat_mod.Compat, goldens: list[Golden], bucket: s3mod.Bucke
            outcome: Outcome) -> dict[str, Path]:
     """fetch, then re-hash and check each golden's meta and records against the manifest and window."""
     ready = fetch(goldens, bucket, outcome)
+    checked: dict[str, tuple[dict, trace.TraceProblem | None]] = {}
     for g in goldens:
         if g in outcome.failures or g.sha256 not in ready:
             continue
         path = ready[g.sha256]
-        if g.sha256 not in outcome.fresh and gmod.sha256_file(path) != g.sha256:  # altered since it was cached
-            outcome.failures[g] = "the cached copy no longer matches its sha256 (removed; fetch again)"
-            path.unlink()
+        if g.sha256 not in checked:
+            checked[g.sha256] = trace.check(path)
+        meta, problem = checked[g.sha256]
+        if problem:
+            outcome.failures[g] = problem.message
+            outcome.places[g] = f"{path}:{problem.line}" if problem.line else str(path)
             continue
-        meta, problems = trace.check(path)
-        problems += gmod.provenance_problems(compat, g.line, meta, g.config_hash) if meta else []
+        problems = gmod.provenance_problems(compat, g.line, meta, g.config_hash)
         if problems:
             outcome.failures[g] = "; ".join(problems)
     return ready
@@ -172,9 +177,12 @@ def verify(compat: compat_mod.Compat, goldens: list[Golden], bucket: s3mod.Bucke
 def report(manifest: manifest_mod.Manifest, goldens: list[Golden], outcome: Outcome, action: str) -> int:
     for g in goldens:
         status = "failed" if g in outcome.failures else ("unreachable" if g in outcome.unreachable else "ok")
-        ui.result(f"line={g.line} workload={g.workload} sha256={g.sha256} status={status}")
+        emit.record({"line": g.line, "workload": g.workload, "sha256": g.sha256, "status": status})
     for g, why in outcome.failures.items():
-        ui.note(f"{manifest.shown}:{g.pos}: error: golden {_label(g)}: {why}")
+        if g in outcome.places:  # a trace's own place first, as every error names its file and line
+            ui.note(f"{outcome.places[g]}: error: golden {_label(g)} ({manifest.shown}:{g.pos}): {why}")
+        else:
+            ui.note(f"{manifest.shown}:{g.pos}: error: golden {_label(g)}: {why}")
     for g, why in outcome.unreachable.items():
         ui.note(f"vline: error: {_label(g)}: {why}")
     ok = len(goldens) - len(outcome.failures) - len(outcome.unreachable)
@@ -222,6 +230,12 @@ def upload(compat_path: str | None, line: str | None, bucket: str | None, force:
             raise InputError(f"golden {_label(g)}: the local copy {local} does not match its sha256",
                              path=manifest.shown, line=g.pos)
         plans.append((g, local, s3mod.locate(target, g.bucket_path)))
+    owner_of: dict[s3mod.Location, Golden] = {}
+    for g, _, loc in plans:  # one object per golden: a key two goldens resolve to is refused before any upload
+        first = owner_of.setdefault(loc, g)
+        if first is not g:
+            raise InputError(f"goldens {_label(first)} (line {first.pos}) and {_label(g)} both resolve to {loc}; "
+                             "give each its own bucket_path", path=manifest.shown, line=g.pos)
     conflicts, jobs, owners = [], [], []
     for g, local, loc in plans:
         size = client.size(loc)
@@ -249,7 +263,7 @@ def upload(compat_path: str | None, line: str | None, bucket: str | None, force:
             status[g] = "failed"
             failed.append(err)
     for g in goldens:
-        ui.result(f"line={g.line} workload={g.workload} sha256={g.sha256} status={status.get(g, 'failed')}")
+        emit.record({"line": g.line, "workload": g.workload, "sha256": g.sha256, "status": status.get(g, "failed")})
     if failed:
         raise failed[0] if isinstance(failed[0], s3mod.Unreachable) else Refused(str(failed[0]))
     return OK
@@ -292,7 +306,7 @@ def prune(compat_path: str | None) -> None:
     window = {ln.line for ln in compat.lines}
     gone = sorted({g.line for g in manifest.goldens if g.line not in window})
     if not gone:
-        ui.result("changed=false")
+        emit.kv({"changed": False})
         return
     with locked(compat.root):
         before = manifest.path.read_text(encoding="utf-8")
@@ -308,5 +322,5 @@ def prune(compat_path: str | None) -> None:
         ui.note(f"vline: removed golden {_label(g)} ({g.bucket_path})")
     for line in kept:
         ui.note(f"vline: goldens of {line} sit outside vline's markers: yours, left alone")
-    ui.result(f"changed={'true' if removed else 'false'}\nremoved={','.join(sorted({g.line for g in removed}))}")
+    emit.kv({"changed": bool(removed), "removed": ",".join(sorted({g.line for g in removed}))})
 

@@ -11,6 +11,10 @@ from ..errors import InputError
 
 
 def run(compat_path: str | None, kind_name: str, only: list[str], output: str | None) -> None:
+    if output is not None:
+        from .. import emit
+
+        emit.check_name(output, "--github-output")
     compat = compat_mod.load(compat_path)
     kind = matrix.load_kind(compat, kind_name)
     manifest = manifest_mod.load(compat.path)
@@ -19,15 +23,15 @@ def run(compat_path: str | None, kind_name: str, only: list[str], output: str | 
     if output is None and "GITHUB_ACTIONS" not in os.environ:
         ui.result(text)
         return
-    from ..adapters import github  # only under Actions: keeps the common path light
+    from .. import emit  # only under Actions: keeps the common path light
 
     if output is not None:
-        if not github.set_outputs({output: text}):
+        if not emit.set_outputs({output: text}):
             raise InputError("--github-output needs $GITHUB_OUTPUT (set by GitHub Actions)")
     ui.result(text)
-    if github.active():
+    if emit.active():
         cols = list(rows[0])
-        github.summary_table(f"vline matrix {kind.name}: {len(rows)} jobs", cols,
+        emit.summary_table(f"vline matrix {kind.name}: {len(rows)} jobs", cols,
                              [[r[c] for c in cols] for r in rows])
 
 

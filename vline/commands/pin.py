@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from .. import compat as compat_mod
-from .. import tomlfile, ui
-from ..adapters import cargo, github
+from .. import emit, tomlfile, ui
+from ..adapters import cargo
 from ..errors import InputError, VlineError
 from ..fsio import atomic_write, locked
 
@@ -62,12 +62,12 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
 
 
 def run(compat_path: str | None, line_name: str | None, rev: str | None, update: bool) -> None:
-    compat = compat_mod.load(compat_path, writable=True)
+    compat = compat_mod.load(compat_path, project=True)
     line = compat.get(line_name) if line_name else compat.default
     changed = pin_manifest(compat, line, rev, update)
     name = compat.settings.target_env
-    ui.result(f"{name}={line.tag}")
-    if github.set_env({name: line.tag}):
+    emit.kv({name: line.tag})
+    if emit.set_env({name: line.tag}):
         ui.note(f"vline: {name}={line.tag} appended to $GITHUB_ENV")
     ui.note(f"vline: {compat.settings.manifest} {'pinned to' if changed else 'already at'} line {line.line} "
             f"({(rev or line.protocol_rev)[:12]}{', fork ' + line.patch_rev[:12] if line.patch_rev else ''})")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from .. import compat as compat_mod
 from .. import manifest as manifest_mod
-from .. import tomlfile, ui, window
-from ..adapters import git, github
+from .. import emit, tomlfile, ui, window
+from ..adapters import git
 from ..edits import compat_edit
 from ..edits.dockerfile import rewrite_args
 from ..errors import InputError, VlineError
@@ -100,24 +100,24 @@ def run_plan(compat: compat_mod.Compat, plan: window.Plan) -> None:
 
 
 def _report(summary: dict[str, str], changes: list[window.Change], notes: list[str]) -> None:
-    ui.result("".join(f"{k}={v}\n" for k, v in summary.items()))
+    emit.kv(summary)
     for n in notes:
         ui.note(f"vline: {n}")
-    github.set_outputs(summary)
+    emit.set_outputs(summary)
     if changes:
-        github.summary_table("vline: window updated", ["change", "line", "values"],
+        emit.summary_table("vline: window updated", ["change", "line", "values"],
                              [[c.op, c.line, ", ".join(f"{k}={v}" for k, v in c.values.items())] for c in changes])
 
 
 def watch(compat_path: str | None, what: str, url: str | None, tags_file: Path | None) -> None:
-    compat = compat_mod.load(compat_path, writable=True)
+    compat = compat_mod.load(compat_path, project=True)
     remote = _remote(compat, url, tags_file)
     plan = window.watch_rc(compat, remote) if what == "rc" else window.watch_stable(compat, remote)
     run_plan(compat, plan)
 
 
 def roll(compat_path: str | None, tag: str, rev: str | None, url: str | None, tags_file: Path | None) -> None:
-    compat = compat_mod.load(compat_path, writable=True)
+    compat = compat_mod.load(compat_path, project=True)
     if rev is None:
         remote = _remote(compat, url, tags_file)
         if tag not in remote.tags:
@@ -129,7 +129,7 @@ def roll(compat_path: str | None, tag: str, rev: str | None, url: str | None, ta
 
 
 def bump_nightly(compat_path: str | None, rev: str | None, url: str | None, tags_file: Path | None) -> None:
-    compat = compat_mod.load(compat_path, writable=True)
+    compat = compat_mod.load(compat_path, project=True)
     if rev is None:
         remote = _remote(compat, url, tags_file)
         if remote.head is None:

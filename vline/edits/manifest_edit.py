@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import tomlkit
 
-from ..manifest import KEYS, MARKER
+from ..manifest import KEYS, markers
 
 
 def _markers(lines: list[str], line: str) -> tuple[int, int] | None:
+    """The (BEGIN, END) line indices of `line`'s block."""
     begin = end = None
-    for i, raw in enumerate(lines):
-        m = MARKER.match(raw.rstrip("\r\n"))
-        if m and m.group(2) == line.upper():
-            if m.group(1) == "BEGIN":
-                begin = i
+    for no, kind, name in markers("".join(lines)):
+        if name == line.upper():
+            if kind == "BEGIN":
+                begin = no - 1
             elif begin is not None:
-                end = i
+                end = no - 1
                 break
     return (begin, end) if begin is not None and end is not None else None
 

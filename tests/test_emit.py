@@ -5,7 +5,7 @@ import re
 
 from conftest import clean_env, vline
 
-from vline.adapters import github
+from vline import emit as github
 
 
 def test_single_line_values_are_plain(tmp_path, monkeypatch):
