@@ -37,7 +37,7 @@ def base(top: Path) -> Path:
 
 def prepare(compat: Compat, line: Line, *, committed_only: bool = False) -> Checkout:
     """The line's checkout at the user's HEAD (+ uncommitted work unless committed_only), pinned as by pin."""
-    from .commands.pin import pin_manifest
+    from .pinning import pin_manifest
 
     top = git.toplevel(compat.root)
     sha = git.head(top)

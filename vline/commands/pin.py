@@ -1,64 +1,9 @@
 """`vline pin [LINE]`: pin the manifest to a line, refresh the lock, hand the line's tag to the build."""
 from __future__ import annotations
 
-import hashlib
-import os
-from pathlib import Path
-
 from .. import compat as compat_mod
-from .. import emit, tomlfile, ui
-from ..adapters import cargo
-from ..errors import InputError, VlineError
-from ..fsio import atomic_write, locked
-
-
-def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | None = None,
-                 update: bool = True, manifest: Path | None = None, lock_cache: Path | None = None) -> bool:
-    """Pin `manifest` (default: the one compat.toml names) to `line`; True when the file changed.
-
-    On any failure the manifest and lock are put back as they were. With `lock_cache`, the refreshed
-    lock is remembered by the bytes it was computed from (pinned manifest, previous lock), and a later
-    pin from the same bytes reuses it instead of running cargo (per-line checkouts re-pin on every run).
-    """
-    from ..edits.pin import pin_text
-
-    manifest = manifest or compat.manifest_path()
-    shown = os.path.relpath(manifest)
-    rev = compat_mod.checked_rev(rev) if rev else line.protocol_rev
-    fork = (line.patch_repo, line.patch_rev) if line.patch_repo and line.patch_rev else None
-    with locked(manifest.parent if manifest.parent.exists() else Path(".")):
-        try:
-            old = manifest.read_bytes()
-        except FileNotFoundError:
-            raise InputError("file not found (set [vline].manifest in compat.toml)", path=shown) from None
-        text = tomlfile.decode(old, shown)
-        new = pin_text(text, compat.settings.crate, rev, fork, shown)
-        lock = cargo.lock_path(manifest)
-        old_lock = lock.read_bytes() if lock.exists() else None
-        remembered = None
-        if lock_cache is not None:
-            key = hashlib.sha256(new.encode() + b"\0" + (old_lock or b"")).hexdigest()
-            remembered = lock_cache / f"{key}.lock"
-        changed = new != text
-        if changed:
-            atomic_write(manifest, new.encode())
-        if update and remembered is not None and remembered.exists():
-            atomic_write(lock, remembered.read_bytes())
-        elif update:
-            try:
-                cargo.update(manifest, compat.settings.crate, shown)
-            except VlineError:
-                if changed:
-                    atomic_write(manifest, old)
-                if old_lock is None:
-                    lock.unlink(missing_ok=True)
-                elif lock.read_bytes() != old_lock:
-                    atomic_write(lock, old_lock)
-                raise
-            if remembered is not None and lock.exists():
-                remembered.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(remembered, lock.read_bytes())
-    return changed
+from .. import emit, ui
+from ..pinning import pin_manifest
 
 
 def run(compat_path: str | None, line_name: str | None, rev: str | None, update: bool) -> None:

@@ -14,7 +14,7 @@ from ..edits import compat_edit
 from ..edits.dockerfile import rewrite_args
 from ..errors import InputError, VlineError
 from ..fsio import atomic_write, locked
-from .pin import pin_manifest
+from ..pinning import pin_manifest
 
 TEMPLATE = "Dockerfile.template"
 
