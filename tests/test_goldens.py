@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import subprocess
 import sys
 import textwrap
 import tomllib
@@ -370,3 +372,79 @@ def test_a_cache_entry_altered_on_disk_is_caught_and_dropped(proj, s3):
     assert "golden 0.22/chat: the cached copy no longer matches its sha256" in res.stderr
     assert not cached.exists()
     vline("golden", "verify", cwd=proj, env=s3["env"], check_code=0)  # fetched again, verified
+
+
+# --- trust: one object per golden, a cache that is checked, the disk is not the network ------------
+
+def test_two_goldens_resolving_to_one_object_are_refused_before_any_upload(proj, s3):
+    """A key and an s3:// URL can name one object: upload refuses before uploading anything."""
+    add_two(proj, s3["env"])
+    path = proj / "conformance" / "manifest.toml"
+    entries = manifest_entries(proj)
+    text = path.read_text().replace(f'bucket_path = "{entries[1]["bucket_path"]}"',
+                                    f'bucket_path = "s3://{s3["bucket"]}/ci/{entries[0]["bucket_path"]}"')
+    path.write_text(text)
+    vline("check", cwd=proj, env=s3["env"], check_code=0)  # different strings: only upload can see they meet
+    res = vline("golden", "upload", cwd=proj, env=s3["env"], check_code=2)
+    assert "both resolve to" in res.stderr and "conformance/manifest.toml:" in res.stderr
+    assert s3["client"].list_objects_v2(Bucket=s3["bucket"]).get("KeyCount", 0) == 0
+
+
+def test_goldens_with_identical_bytes_get_their_own_files_in_the_gate(proj, s3):
+    make_trace(proj / "chat.jsonl")
+    (proj / "again.jsonl").write_bytes((proj / "chat.jsonl").read_bytes())
+    vline("golden", "add", "chat.jsonl", "again.jsonl", "--line", "0.22", cwd=proj, env=s3["env"], check_code=0)
+    entries = manifest_entries(proj)
+    assert entries[0]["sha256"] == entries[1]["sha256"]
+    vline("golden", "upload", cwd=proj, env=s3["env"], check_code=0)
+    check = ("import os, tomllib, pathlib; g = tomllib.loads(pathlib.Path(os.environ['CONFORMANCE_MANIFEST'])"
+             ".read_text())['golden']; paths = [x['bucket_path'] for x in g]; "
+             "assert [pathlib.Path(p).name for p in paths] == ['chat.jsonl.gz', 'again.jsonl.gz'], paths; "
+             "assert all(pathlib.Path(p).read_bytes() == pathlib.Path(paths[0]).read_bytes() for p in paths)")
+    vline("gate", "0.22", "--", sys.executable, "-c", check, cwd=proj, env=s3["env"], check_code=0)
+
+
+def test_fetch_never_reports_an_altered_cache_entry_as_ok(proj, s3):
+    entries = _uploaded(proj, s3)
+    vline("golden", "fetch", cwd=proj, env=s3["env"], check_code=0)
+    cached = s3["cache"] / "goldens" / "sha256" / f"{entries[0]['sha256']}.jsonl.gz"
+    assert cached.stat().st_mode & 0o222 == 0  # read-only: a replay command cannot alter it by accident
+    os.chmod(cached, 0o644)
+    data = bytearray(cached.read_bytes())
+    data[-1] ^= 1
+    st = cached.stat()
+    cached.write_bytes(bytes(data))
+    os.utime(cached, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime: only the bytes changed
+    res = vline("golden", "fetch", cwd=proj, env=s3["env"], check_code=1)
+    assert [r["status"] for r in kv(res.stdout)] == ["failed", "ok"]
+    assert "golden 0.22/chat: the cached copy no longer matches its sha256" in res.stderr
+    res = vline("golden", "fetch", cwd=proj, env=s3["env"], check_code=0)  # fetched again, checked
+    assert "1 downloaded" in res.stderr
+
+
+def test_a_touched_cache_entry_is_hashed_again_not_refetched(proj, s3):
+    entries = _uploaded(proj, s3)
+    vline("golden", "fetch", cwd=proj, env=s3["env"], check_code=0)
+    cached = s3["cache"] / "goldens" / "sha256" / f"{entries[0]['sha256']}.jsonl.gz"
+    os.utime(cached, (1, 1))
+    s3["proxy"].reset_counts()
+    res = vline("golden", "verify", cwd=proj, env=s3["env"], check_code=0)
+    assert "0 downloaded" in res.stderr and s3["proxy"].connections == 0
+
+
+def test_disk_full_is_reported_as_disk_full(proj, s3, tmp_path):
+    make_trace(proj / "big.jsonl", records=60000)  # a few MiB, more than the cache's file system holds
+    vline("golden", "add", "big.jsonl", "--line", "0.22", cwd=proj, env=s3["env"], check_code=0)
+    vline("golden", "upload", cwd=proj, env=s3["env"], check_code=0)
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root)")
+    try:
+        env = {**s3["env"], "VLINE_CACHE": str(small / "cache")}
+        res = vline("golden", "fetch", cwd=proj, env=env, check_code=3)
+        assert "disk full" in res.stderr and "unreachable" not in res.stderr, res.stderr
+        assert not list((small / "cache" / "goldens").glob("sha256/*"))
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .errors import ENVIRONMENT, VlineError
+from .errors import ENVIRONMENT, INPUT, VlineError
 
 app = typer.Typer(
     name="vline",
@@ -404,6 +404,16 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as e:  # this machine's files (disk full, read-only, a folder where a file should be)
+        if os.environ.get("VLINE_DEBUG"):
+            raise
+        from .fsio import describe
+
+        print(f"vline: error: {describe(e)}", file=sys.stderr)
+        sys.exit(ENVIRONMENT)
+    except RecursionError:  # no input may crash vline; a nesting no parser caught is still one line
+        print("vline: error: an input is nested too deeply to process", file=sys.stderr)
+        sys.exit(INPUT)
     except Exception as e:  # a bug in vline: still one line, never a traceback unless asked for
         if os.environ.get("VLINE_DEBUG"):
             raise

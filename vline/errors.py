@@ -31,7 +31,9 @@ class VlineError(Exception):
         self.extra = extra or []
 
     def render(self) -> str:
-        return f"{where(self.path, self.line)}: error: {self.message}"
+        # one line whatever the message quotes from a file
+        text = f"{where(self.path, self.line)}: error: {self.message}"
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class InputError(VlineError):

@@ -34,8 +34,19 @@ class Layout(NamedTuple):
     arrays: dict[str, list[Block]]
 
 
+_PART = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*(?:\.|$)""")
+
+
 def _name(raw: str) -> str:
-    return ".".join(p.strip().strip("\"'") for p in raw.split("."))
+    """A dotted table name as its parts joined by '.': `patch."https://x.git"` is patch + the URL."""
+    parts, i = [], 0
+    while i < len(raw):
+        m = _PART.match(raw, i)
+        if not m:
+            return raw.strip()
+        parts.append(m.group(1).strip("\"'"))
+        i = m.end()
+    return ".".join(parts)
 
 
 # Outside strings: the tokens that open a string or comment, and newlines.
@@ -118,6 +129,9 @@ class TomlFile(NamedTuple):
 
 
 def decode(raw: bytes, shown: str) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise InputError("starts with a UTF-8 byte order mark (BOM): save the file as UTF-8 without a BOM",
+                         path=shown, line=1)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -139,9 +153,31 @@ def read(path: Path, shown: str | None = None) -> TomlFile:
     return parse_text(decode(raw, shown), Path(path), shown)
 
 
+def deepest_line(text: str) -> int:
+    """The line where brackets and braces nest deepest (strings ignored roughly): where a too-deep file fails."""
+    depth = best = 0
+    line = best_line = 1
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > best:
+                best, best_line = depth, line
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "\n":
+            line += 1
+    return best_line
+
+
 def parse_text(text: str, path: Path, shown: str) -> TomlFile:
+    if text.startswith("\ufeff"):
+        raise InputError("starts with a byte order mark (BOM): save the file as UTF-8 without a BOM",
+                         path=shown, line=1)
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise InputError("invalid TOML: arrays or tables nested too deeply", path=shown,
+                         line=deepest_line(text)) from None
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = _AT.search(msg)

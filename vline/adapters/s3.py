@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import EnvironmentFailure, InputError
+from ..fsio import describe, is_local_failure
 
 MAX_ATTEMPTS = 4  # botocore's standard retry mode: 5xx, throttling and connection errors
 
@@ -149,6 +150,8 @@ def translate(e: BaseException, loc: Location) -> BaseException:
         if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"):
             return Unreachable(f"{loc}: S3 kept failing after {MAX_ATTEMPTS} attempts ({code or status})")
         return InputError(f"{loc}: S3 refused ({code}: {e.response.get('Error', {}).get('Message', '')})")
+    if is_local_failure(e):  # writing the download failed here: not the network's fault
+        return EnvironmentFailure(f"cannot write the download of {loc}: {describe(e)}")  # type: ignore[arg-type]
     if isinstance(e, NoCredentialsError):
         return Unreachable("no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)")
     if isinstance(e, (BotoCoreError, OSError)) or type(e).__module__.startswith("s3transfer"):

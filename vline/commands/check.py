@@ -27,9 +27,9 @@ def cargo_drift(compat: compat_mod.Compat) -> list[Finding]:
     out = Collector(tf.shown)
     crate, default = compat.settings.crate, compat.default
     try:
-        pin = current(tf.data, crate, tf.shown)
+        pin = current(tf.data, crate, tf.shown, tf.layout)
     except VlineError as e:
-        out.error(1, e.message)
+        out.error(e.line or 1, e.message)
         return out.items
     block = tf.layout.tables.get(pin.section)
     dep_line = (block.at(crate) if block else None) or _line_of(tf.text, crate)

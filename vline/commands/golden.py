@@ -16,7 +16,7 @@ from .. import manifest as manifest_mod
 from .. import emit, tomlfile, trace, ui
 from ..adapters import s3 as s3mod
 from ..edits import manifest_edit
-from ..errors import ENVIRONMENT, NO, OK, InputError, Refused
+from ..errors import ENVIRONMENT, NO, OK, EnvironmentFailure, InputError, Refused
 from ..fsio import atomic_write, locked
 from ..manifest import Golden
 
@@ -87,7 +87,7 @@ class Outcome:
     def __init__(self) -> None:
         self.failures: dict[Golden, str] = {}  # the answer is no
         self.places: dict[Golden, str] = {}  # FILE:LINE of a failure found inside a trace
-        self.unreachable: dict[Golden, str] = {}  # S3 did not answer
+        self.unreachable: dict[Golden, str] = {}  # the environment failed: S3 did not answer, the disk is full
         self.downloaded = 0
         self.requests = 0
 
@@ -133,7 +133,7 @@ def fetch(goldens: list[Golden], bucket: s3mod.BucketUrl | None, outcome: Outcom
         tmp = jobs[i][2]
         err = results.get(i)
         try:
-            if isinstance(err, s3mod.Unreachable):
+            if isinstance(err, EnvironmentFailure):  # S3 unreachable, disk full: exit 3
                 outcome.unreachable[g] = err.message
             elif isinstance(err, s3mod.Missing):
                 outcome.failures[g] = str(err)
@@ -265,7 +265,7 @@ def upload(compat_path: str | None, line: str | None, bucket: str | None, force:
     for g in goldens:
         emit.record({"line": g.line, "workload": g.workload, "sha256": g.sha256, "status": status.get(g, "failed")})
     if failed:
-        raise failed[0] if isinstance(failed[0], s3mod.Unreachable) else Refused(str(failed[0]))
+        raise failed[0] if isinstance(failed[0], EnvironmentFailure) else Refused(str(failed[0]))
     return OK
 
 

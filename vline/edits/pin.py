@@ -7,12 +7,14 @@ A block the user placed elsewhere is edited in place with tomlkit.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import tomlkit
 from tomlkit.exceptions import ParseError
 from tomlkit.items import InlineTable, String, StringType, Table
 
-from ..cargo_toml import find_dependency, patch_entry
+from .. import tomlfile
+from ..cargo_toml import current, find_dependency, patch_entry
 from ..compat import same_source
 from ..errors import InputError
 
@@ -33,6 +35,8 @@ def _tail_re(git: str, crate: str) -> re.Pattern[str]:
 def _parse(text: str, shown: str) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)
+    except RecursionError:
+        raise InputError("invalid TOML: arrays or tables nested too deeply", path=shown) from None
     except ParseError as e:
         raise InputError(f"invalid TOML: {e.args[0] if e.args else e}".split(" at line ")[0],
                          path=shown, line=e.line) from None
@@ -47,9 +51,11 @@ def _set_rev(container, rev: str) -> None:
 
 def pin_text(text: str, crate: str, rev: str, fork: tuple[str, str] | None, shown: str = "Cargo.toml") -> str:
     """The manifest text pinned to `rev`, with `fork` = (patch_repo, patch_rev) or None."""
+    tf = tomlfile.parse_text(text, Path(shown), shown)  # tomllib first: its errors name the line
+    pin = current(tf.data, crate, shown, tf.layout)  # every value the edit touches is of Cargo's shape
     doc = _parse(text, shown)
     section, dep = find_dependency(doc, crate, shown)
-    git = str(dep["git"])
+    git = pin.git
     if fork and same_source(fork[0], git):
         raise InputError(f"patch_repo {fork[0]} is the source [{section}].{crate} declares; Cargo rejects a "
                          "[patch] that points to the same source", path=shown)
