@@ -380,3 +380,25 @@ def test_bare_promote_promotes_what_it_can(project):
     (project / ".vline" / "evidence" / "0.22.json").unlink()
     (project / ".vline" / "evidence" / "0.21.json").unlink()
     assert run("promote", cwd=project, code=0).stdout.startswith("changed=false")
+
+
+# --- 6. what a killed writer left is cleaned by the next run ---------------------------------------
+
+def test_stale_temp_files_are_cleaned_by_the_next_write(workspace):
+    stale = workspace / ".Cargo.toml.k1ll3d.vline-tmp"
+    stale.write_text("half a manifest")
+    other = workspace / ".Cargo.lock.x.vline-tmp"
+    other.write_text("half a lock")
+    run("pin", "0.22", "--no-update", cwd=workspace, code=0)
+    assert not stale.exists()  # the write of Cargo.toml removed its own leftover
+    run("pin", "0.22", cwd=workspace, code=0)
+    assert not other.exists()
+
+
+def test_a_killed_golden_add_leaves_nothing_the_next_one_keeps(project):
+    staging = project / ".vline" / "goldens"
+    staging.mkdir(parents=True)
+    (staging / ".0123abcd.tmp").write_bytes(b"partial gzip")
+    _trace(project / "chat.jsonl", {"config_hash": CONFIG, "vllm_version": "0.22.1", "gpu": "A100", "model": "m"})
+    run("golden", "add", "chat.jsonl", "--line", "0.22", cwd=project, code=0)
+    assert [p.name for p in staging.iterdir() if p.name.startswith(".")] == []

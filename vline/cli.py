@@ -1,18 +1,16 @@
-"""The command line: typer signatures only. Bodies live in vline.commands and are imported on use,
-so the commands CI calls often (matrix, pin, env, check, fingerprint) load nothing they do not need.
-Errors become exit codes here and only here (see errors.py).
+"""The command line, defined once: typer signatures whose bodies hand their parameters to vline.invoke.
+The fast path (vline/fastpath.py) parses the commands every CI leg calls from a table generated from
+these definitions; everything else (help, errors, completion, other commands) comes here. Errors
+become exit codes in vline.entry.
 """
 
-import os
-import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from . import __version__
-from .errors import ENVIRONMENT, INPUT, VlineError
+from . import __version__, invoke
+from .invoke import Bumped, EnvFormat, Role, Watched
 
 app = typer.Typer(
     name="vline",
@@ -29,13 +27,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on 
 CompatOpt = Annotated[Optional[str], typer.Option("--compat", metavar="PATH", help="compat.toml to use.")]
 
 
-class State:
-    compat: Optional[str] = None
-
-
-def _c(given: Optional[str]) -> Optional[str]:
-    """The compat path: the command's own --compat, else the one given before the command name."""
-    return given if given is not None else State.compat
+def _run(fn, params: dict) -> None:
+    code = fn(**params)
+    if code:
+        raise typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -52,23 +47,19 @@ def _root(
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print the version.")] = False,
 ) -> None:
-    State.compat = compat
+    invoke.root(compat, version)
 
 
 @app.command()
 def check(as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Validate compat.toml, conformance/manifest.toml and the committed Cargo.toml pin."""
-    from .commands import check as cmd
-
-    raise typer.Exit(cmd.run(_c(compat), as_json))
+    return _run(invoke.check, locals())
 
 
 @app.command()
 def show(as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Show the window of lines as a table (stderr), newest first."""
-    from .commands import show as cmd
-
-    cmd.run(_c(compat), as_json)
+    return _run(invoke.show, locals())
 
 
 @app.command()
@@ -79,15 +70,7 @@ def pin(
     compat: CompatOpt = None,
 ) -> None:
     """Pin the Cargo manifest to LINE and print TARGET_ENV=<tag> (appended to $GITHUB_ENV under Actions)."""
-    from .commands import pin as cmd
-
-    cmd.run(_c(compat), line, rev, update)
-
-
-class EnvFormat(str, Enum):
-    sh = "sh"
-    json = "json"
-    github = "github"
+    return _run(invoke.pin, locals())
 
 
 @app.command()
@@ -99,9 +82,7 @@ def env(
     compat: CompatOpt = None,
 ) -> None:
     """Print LINE's build variables: tag, target env, frontend repo/ref, image tag."""
-    from .commands import env as cmd
-
-    cmd.run(_c(compat), line, "json" if as_json else fmt.value)
+    return _run(invoke.env, locals())
 
 
 @app.command()
@@ -115,12 +96,7 @@ def matrix(
     compat: CompatOpt = None,
 ) -> None:
     """Print a GitHub Actions matrix (an object with an include list) as compact JSON."""
-    from .commands import matrix as cmd
-
-    if list_kinds:
-        cmd.list_kinds(_c(compat), as_json)
-    else:
-        cmd.run(_c(compat), kind, only or [], github_output)
+    return _run(invoke.matrix, locals())
 
 
 @app.command()
@@ -145,15 +121,7 @@ def fingerprint(
     compat: CompatOpt = None,
 ) -> None:
     """Compute config_hash (config-fingerprint-v3), or read the one stamped in a trace."""
-    from .commands import fingerprint as cmd
-
-    if trace is not None:
-        cmd.from_trace(trace, as_json)
-        return
-    flags = {"block_size": block_size, "enable_prefix_caching": prefix_caching, "enforce_eager": enforce_eager,
-             "gpu_memory_utilization": gpu_memory_utilization, "max_model_len": max_model_len,
-             "max_num_seqs": max_num_seqs, "model": model, "speculative": speculative, "tensor_parallel": tp}
-    cmd.compute(gpu, vllm_tag, engine_config, flags, as_json)
+    return _run(invoke.fingerprint, locals())
 
 
 RemoteOpt = Annotated[Optional[str], typer.Option("--remote", metavar="URL",
@@ -162,19 +130,12 @@ TagsFileOpt = Annotated[Optional[Path], typer.Option("--tags-file", metavar="FIL
                                                      help="Read a saved 'git ls-remote' dump instead of the remote.")]
 
 
-class Watched(str, Enum):
-    rc = "rc"
-    stable = "stable"
-
-
 @app.command()
 def watch(what: Annotated[Watched, typer.Argument(help="rc: follow the newest release candidate; stable: move "
                                                        "lines to their newest releases and roll in newer ones.")],
           remote: RemoteOpt = None, tags_file: TagsFileOpt = None, compat: CompatOpt = None) -> None:
     """Follow upstream releases: prints a key=value summary (also to $GITHUB_OUTPUT)."""
-    from .commands import release
-
-    release.watch(_c(compat), what.value, remote, tags_file)
+    return _run(invoke.watch, locals())
 
 
 @app.command()
@@ -183,13 +144,7 @@ def roll(tag: Annotated[str, typer.Argument(help="The new release, e.g. v0.24.0.
                                                     help="Crate rev (default: the tag's commit upstream).")] = None,
          remote: RemoteOpt = None, tags_file: TagsFileOpt = None, compat: CompatOpt = None) -> None:
     """Roll TAG in as the default line; the oldest stable lines by version leave."""
-    from .commands import release
-
-    release.roll(_c(compat), tag, rev, remote, tags_file)
-
-
-class Bumped(str, Enum):
-    nightly = "nightly"
+    return _run(invoke.roll, locals())
 
 
 @app.command()
@@ -198,9 +153,7 @@ def bump(what: Annotated[Bumped, typer.Argument(help="The tracker to bump.")],
                                                     help="Rev (default: the remote's HEAD).")] = None,
          remote: RemoteOpt = None, tags_file: TagsFileOpt = None, compat: CompatOpt = None) -> None:
     """Move nightly's protocol_rev to upstream main's HEAD."""
-    from .commands import release
-
-    release.bump_nightly(_c(compat), rev, remote, tags_file)
+    return _run(invoke.bump, locals())
 
 
 golden_app = typer.Typer(help="The golden captures of conformance/manifest.toml, stored in S3 by sha256.",
@@ -210,11 +163,6 @@ app.add_typer(golden_app, name="golden")
 BucketOpt = Annotated[Optional[str], typer.Option("--bucket", metavar="S3URL",
                                                   help="s3://bucket[/prefix] (default: $CONFORMANCE_BUCKET).")]
 LineOpt = Annotated[Optional[str], typer.Option("--line", metavar="LINE", help="Only this line's goldens.")]
-
-
-class Role(str, Enum):
-    fidelity = "fidelity"
-    schema = "schema"
 
 
 @golden_app.command("add")
@@ -227,9 +175,7 @@ def golden_add(
     compat: CompatOpt = None,
 ) -> None:
     """Register captures in the manifest (staged in .vline/goldens until uploaded)."""
-    from .commands import golden
-
-    golden.add(_c(compat), traces, line, workload, role.value)
+    return _run(invoke.golden_add, locals())
 
 
 @golden_app.command("upload")
@@ -237,41 +183,31 @@ def golden_upload(line: LineOpt = None, bucket: BucketOpt = None,
                   force: Annotated[bool, typer.Option("--force", help="Overwrite different bytes at a key.")]
                   = False, compat: CompatOpt = None) -> None:
     """Upload staged goldens; identical objects are skipped, different ones never overwritten."""
-    from .commands import golden
-
-    raise typer.Exit(golden.upload(_c(compat), line, bucket, force))
+    return _run(invoke.golden_upload, locals())
 
 
 @golden_app.command("fetch")
 def golden_fetch(line: LineOpt = None, bucket: BucketOpt = None, compat: CompatOpt = None) -> None:
     """Download goldens into the content-addressed cache (verified bytes only)."""
-    from .commands import golden
-
-    raise typer.Exit(golden.fetch_cmd(_c(compat), line, bucket))
+    return _run(invoke.golden_fetch, locals())
 
 
 @golden_app.command("verify")
 def golden_verify(line: LineOpt = None, bucket: BucketOpt = None, compat: CompatOpt = None) -> None:
     """Fetch, then check sha256, provenance and every record of each golden."""
-    from .commands import golden
-
-    raise typer.Exit(golden.verify_cmd(_c(compat), line, bucket))
+    return _run(invoke.golden_verify, locals())
 
 
 @golden_app.command("list")
 def golden_list(as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """List the goldens of the manifest."""
-    from .commands import golden
-
-    golden.list_cmd(_c(compat), as_json)
+    return _run(invoke.golden_list, locals())
 
 
 @golden_app.command("prune")
 def golden_prune(compat: CompatOpt = None) -> None:
     """Remove generated entries whose line is no longer in compat.toml."""
-    from .commands import golden
-
-    golden.prune(_c(compat))
+    return _run(invoke.golden_prune, locals())
 
 
 EvidenceOpt = Annotated[Optional[Path], typer.Option("--evidence", metavar="DIR",
@@ -283,9 +219,7 @@ def gate(line: Annotated[str, typer.Argument(help="The line to gate.")],
          cmd: Annotated[Optional[list[str]], typer.Argument(metavar="-- CMD...", help="The replay command.")] = None,
          bucket: BucketOpt = None, evidence_dir: EvidenceOpt = None, compat: CompatOpt = None) -> None:
     """Fetch and verify LINE's goldens, run the replay command, write evidence."""
-    from .commands import gate as cmd_gate
-
-    raise typer.Exit(cmd_gate.run(_c(compat), line, cmd or [], bucket, evidence_dir))
+    return _run(invoke.gate, locals())
 
 
 @app.command()
@@ -294,9 +228,7 @@ def promote(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE.
             dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would change; write nothing.")]
             = False, compat: CompatOpt = None) -> None:
     """Set fidelity_validated where passing, current gate evidence allows it."""
-    from .commands import promote as cmd
-
-    cmd.run(_c(compat), lines or [], evidence_dir, dry_run)
+    return _run(invoke.promote, locals())
 
 
 JobsOpt = Annotated[int, typer.Option("-j", "--jobs", min=1, help="Lines at once.")]
@@ -307,10 +239,7 @@ CommittedOpt = Annotated[bool, typer.Option("--committed", help="Use HEAD only, 
 def each(args: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...] -- CMD...")] = None,
          jobs: JobsOpt = 1, committed: CommittedOpt = False, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Run CMD in every line's isolated, pinned checkout (the user's checkout is never touched)."""
-    from .commands import each as cmd
-
-    lines, command = _split_dashdash(args or [])
-    cmd.run(_c(compat), lines, command, jobs, as_json, committed)
+    return _run(invoke.each, locals())
 
 
 TemplateOpt = Annotated[Optional[Path], typer.Option("--template", metavar="PATH",
@@ -323,9 +252,7 @@ ImageOpt = Annotated[Optional[str], typer.Option("--image", metavar="REPO", help
 def render(line: Annotated[str, typer.Argument(help="The line to render for.")], template: TemplateOpt = None,
            image: ImageOpt = None, compat: CompatOpt = None) -> None:
     """Print Dockerfile.template rendered for LINE (its ARG defaults become the line's values)."""
-    from .commands import build as cmd
-
-    cmd.render_cmd(_c(compat), line, template, image)
+    return _run(invoke.render, locals())
 
 
 @app.command()
@@ -339,29 +266,7 @@ def build(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...
           = None,
           jobs: JobsOpt = 1, committed: CommittedOpt = False, compat: CompatOpt = None) -> None:
     """Build each line's image in its own pinned checkout with the Docker engine."""
-    from .commands import build as cmd
-
-    cmd.run(_c(compat), lines or [], image, template, push, report, bake, jobs, committed)
-
-
-def _split_dashdash(args: list[str]) -> tuple[list[str], list[str]]:
-    """click drops the first `--`; what precedes the command is lines only if a `--` was given."""
-    raw = sys.argv[1:]
-    if "--" not in raw:
-        return [], args
-    after = raw[raw.index("--") + 1:]
-    return args[: len(args) - len(after)], after
-
-
-def _report(e: VlineError) -> None:
-    from . import emit
-
-    print(e.render(), file=sys.stderr)
-    for extra in e.extra:
-        print(extra, file=sys.stderr)
-    if emit.active():
-        print(emit.annotation("error", e.message, file=str(e.path) if e.path else None, line=e.line),
-              file=sys.stderr)
+    return _run(invoke.build, locals())
 
 
 _VALUE_OPTIONS = {"--compat"}  # global options that take a value
@@ -373,7 +278,7 @@ def _lean_app(argv: list[str]) -> typer.Typer:
     args = iter(argv)
     name = None
     for arg in args:
-        if arg in ("-h", "--help", "--version"):
+        if arg in ("-h", "--help", "--version", "-V"):
             return app
         if arg in _VALUE_OPTIONS:
             next(args, None)
@@ -393,30 +298,6 @@ def _lean_app(argv: list[str]) -> typer.Typer:
     return lean
 
 
-def main() -> None:
-    try:
-        _lean_app(sys.argv[1:])()
-    except VlineError as e:
-        _report(e)
-        sys.exit(e.code)
-    except KeyboardInterrupt:
-        print("vline: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except OSError as e:  # this machine's files (disk full, read-only, a folder where a file should be)
-        if os.environ.get("VLINE_DEBUG"):
-            raise
-        from .fsio import describe
-
-        print(f"vline: error: {describe(e)}", file=sys.stderr)
-        sys.exit(ENVIRONMENT)
-    except RecursionError:  # no input may crash vline; a nesting no parser caught is still one line
-        print("vline: error: an input is nested too deeply to process", file=sys.stderr)
-        sys.exit(INPUT)
-    except Exception as e:  # a bug in vline: still one line, never a traceback unless asked for
-        if os.environ.get("VLINE_DEBUG"):
-            raise
-        print(f"vline: internal error: {type(e).__name__}: {e} (set VLINE_DEBUG=1 for the traceback)",
-              file=sys.stderr)
-        sys.exit(ENVIRONMENT)
+def run_typer(argv: list[str]) -> None:
+    """Parse and run with typer (exits the process)."""
+    _lean_app(argv)(args=argv, prog_name="vline")

@@ -53,6 +53,7 @@ def locked(directory: Path) -> Iterator[None]:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         held[key] = 1
+        _clean_stale(directory)  # every writer holds this lock while its temp file exists: any left is dead
         yield
     finally:
         held.pop(key, None)
@@ -106,12 +107,11 @@ def is_local_failure(e: BaseException) -> bool:
     return isinstance(e, OSError) and e.errno in LOCAL_ERRNOS
 
 
-def _clean_stale(path: Path) -> None:
-    """Remove temp files a killed writer of `path` left (the caller holds the directory's lock)."""
-    prefix = f".{path.name}."
+def _clean_stale(directory: Path) -> None:
+    """Remove the temp files killed writers left in `directory` (the caller holds its lock)."""
     with contextlib.suppress(OSError):
-        for entry in os.scandir(path.parent):
-            if entry.name.startswith(prefix) and entry.name.endswith(TMP_SUFFIX) and entry.is_file(follow_symlinks=False):
+        for entry in os.scandir(directory):
+            if entry.name.startswith(".") and entry.name.endswith(TMP_SUFFIX) and entry.is_file(follow_symlinks=False):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
 
@@ -124,7 +124,6 @@ def atomic_write(path: Path, data: bytes) -> None:
     path = Path(path)
     try:
         with locked(path.parent):
-            _clean_stale(path)
             _atomic_write(path, data)
     except OSError as e:
         raise EnvironmentFailure(f"cannot write {path}: {describe(e)}") from None
