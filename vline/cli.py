@@ -269,6 +269,21 @@ def build(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...
     return _run(invoke.build, locals())
 
 
+@app.command()
+def init(manifest: Annotated[Optional[Path], typer.Option("--manifest", metavar="PATH",
+                                                          help="The Cargo manifest (default: ./Cargo.toml).")] = None,
+         crate: Annotated[Optional[str], typer.Option("--crate", metavar="NAME",
+                                                      help="The vLLM git dependency (default: found by its URL).")]
+         = None,
+         remote: RemoteOpt = None, tags_file: TagsFileOpt = None,
+         max_stable: Annotated[int, typer.Option("--max-stable", min=1, help="Stable lines in the window.")] = 3,
+         github: Annotated[bool, typer.Option("--github", help="Also write the caller workflows "
+                                                                "(.github/workflows/).")] = False,
+         as_json: JsonOpt = False) -> None:
+    """Write a commented compat.toml for this project from its Cargo manifest and the upstream's tags."""
+    return _run(invoke.init, locals())
+
+
 _VALUE_OPTIONS = {"--compat"}  # global options that take a value
 
 

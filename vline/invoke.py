@@ -175,6 +175,12 @@ def build(lines, image, template, push, report, bake, jobs, committed, compat):
     cmd.run(_c(compat), lines or [], image, template, push, report, bake, jobs, committed)
 
 
+def init(manifest, crate, remote, tags_file, max_stable, github, as_json):
+    from .commands import init as cmd
+
+    cmd.run(manifest, crate, remote, tags_file, max_stable, github, as_json)
+
+
 def split_dashdash(args: list[str]) -> tuple[list[str], list[str]]:
     """click drops the first `--`; what precedes the command is lines only if a `--` was given."""
     raw = sys.argv[1:]

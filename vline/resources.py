@@ -21,3 +21,8 @@ def default_compat() -> Path:
 
 def matrix_dir() -> Path:
     return _base() / "matrix"
+
+
+def workflows_dir() -> Path:
+    """The caller workflows `vline init --github` writes (package data)."""
+    return _PKG / "resources" / "workflows"

@@ -173,3 +173,36 @@ def bump_nightly(compat: Compat, rev: str) -> Plan:
     if current.protocol_rev == rev:
         return Plan([], [])
     return Plan([Change("move", versions.NIGHTLY, {"protocol_rev": rev})], [])
+
+
+class Initial(NamedTuple):
+    lines: list[dict]  # [[vllm]] tables, newest first: nightly, rc, then stable lines
+    notes: list[str]
+
+
+def initial(remote: Remote, max_stable: int) -> Initial:
+    """The window `vline init` writes: the newest `max_stable` minors at their newest release (the newest
+    is the default), nightly at the remote's HEAD, and an rc when a release candidate is newer than every
+    release."""
+    tags = _tags(remote)
+    finals = [(v, t) for v, t in tags if not v.is_prerelease]
+    if not finals:
+        raise InputError(f"{remote.source} has no release tags (vX.Y.Z): nothing to build a window from")
+    newest: dict[str, tuple[Version, str]] = {}
+    for v, t in finals:
+        newest[versions.line_of(v)] = (v, t)
+    minors = sorted(newest, key=versions.line_key, reverse=True)[:max_stable]
+    out: list[dict] = []
+    notes: list[str] = []
+    if remote.head:
+        out.append({"line": versions.NIGHTLY, "tag": "nightly", "protocol_rev": remote.head})
+    else:
+        notes.append(f"{remote.source} names no HEAD: no nightly line (add one with `vline bump nightly --rev SHA`)")
+    rcs = [(v, t) for v, t in tags if versions.is_release_candidate(v) and v > finals[-1][0]]
+    if rcs:
+        out.append({"line": versions.RC, "tag": rcs[-1][1], "protocol_rev": remote.tags[rcs[-1][1]]})
+    for i, minor in enumerate(minors):
+        tag = newest[minor][1]
+        out.append({"line": minor, "tag": tag, "protocol_rev": remote.tags[tag], "fidelity_validated": False,
+                    "default": i == 0})
+    return Initial(out, notes)
