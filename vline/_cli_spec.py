@@ -76,9 +76,10 @@ SPEC = {'check': {'arguments': [],
                         '-l': ('list_kinds', 'bool', 'true')},
             'params': ['kind', 'only', 'github_output', 'list_kinds', 'as_json', 'compat']},
  'pin': {'arguments': [('line', 'str', False)],
-         'defaults': {'compat': None, 'line': None, 'rev': None, 'update': True},
+         'defaults': {'as_json': False, 'compat': None, 'line': None, 'rev': None, 'update': True},
          'options': {'--compat': ('compat', 'str', 'value'),
+                     '--json': ('as_json', 'bool', 'true'),
                      '--no-update': ('update', 'bool', 'false'),
                      '--rev': ('rev', 'str', 'value'),
                      '--update': ('update', 'bool', 'true')},
-         'params': ['line', 'rev', 'update', 'compat']}}
+         'params': ['line', 'rev', 'update', 'as_json', 'compat']}}

@@ -4,6 +4,7 @@ these definitions; everything else (help, errors, completion, other commands) co
 become exit codes in vline.entry.
 """
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,7 +16,7 @@ from .invoke import Bumped, EnvFormat, Role, Watched
 app = typer.Typer(
     name="vline",
     help="Keep one main branch building and testing against several vLLM release lines.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # help text is plain: `s3://bucket[/prefix]` is not markup
@@ -67,7 +68,7 @@ def pin(
     line: Annotated[Optional[str], typer.Argument(help="Line to pin (default: the default line).")] = None,
     rev: Annotated[Optional[str], typer.Option("--rev", metavar="SHA", help="Pin this crate rev instead.")] = None,
     update: Annotated[bool, typer.Option("--update/--no-update", help="Refresh Cargo.lock (cargo update -p).")] = True,
-    compat: CompatOpt = None,
+    as_json: JsonOpt = False, compat: CompatOpt = None,
 ) -> None:
     """Pin the Cargo manifest to LINE and print TARGET_ENV=<tag> (appended to $GITHUB_ENV under Actions)."""
     return _run(invoke.pin, locals())
@@ -133,7 +134,7 @@ TagsFileOpt = Annotated[Optional[Path], typer.Option("--tags-file", metavar="FIL
 @app.command()
 def watch(what: Annotated[Watched, typer.Argument(help="rc: follow the newest release candidate; stable: move "
                                                        "lines to their newest releases and roll in newer ones.")],
-          remote: RemoteOpt = None, tags_file: TagsFileOpt = None, compat: CompatOpt = None) -> None:
+          remote: RemoteOpt = None, tags_file: TagsFileOpt = None, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Follow upstream releases: prints a key=value summary (also to $GITHUB_OUTPUT)."""
     return _run(invoke.watch, locals())
 
@@ -142,7 +143,7 @@ def watch(what: Annotated[Watched, typer.Argument(help="rc: follow the newest re
 def roll(tag: Annotated[str, typer.Argument(help="The new release, e.g. v0.24.0.")],
          rev: Annotated[Optional[str], typer.Option("--rev", metavar="SHA",
                                                     help="Crate rev (default: the tag's commit upstream).")] = None,
-         remote: RemoteOpt = None, tags_file: TagsFileOpt = None, compat: CompatOpt = None) -> None:
+         remote: RemoteOpt = None, tags_file: TagsFileOpt = None, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Roll TAG in as the default line; the oldest stable lines by version leave."""
     return _run(invoke.roll, locals())
 
@@ -151,7 +152,7 @@ def roll(tag: Annotated[str, typer.Argument(help="The new release, e.g. v0.24.0.
 def bump(what: Annotated[Bumped, typer.Argument(help="The tracker to bump.")],
          rev: Annotated[Optional[str], typer.Option("--rev", metavar="SHA",
                                                     help="Rev (default: the remote's HEAD).")] = None,
-         remote: RemoteOpt = None, tags_file: TagsFileOpt = None, compat: CompatOpt = None) -> None:
+         remote: RemoteOpt = None, tags_file: TagsFileOpt = None, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Move nightly's protocol_rev to upstream main's HEAD."""
     return _run(invoke.bump, locals())
 
@@ -172,7 +173,7 @@ def golden_add(
     workload: Annotated[Optional[str], typer.Option("--workload", help="Workload name (default: the file name).")]
     = None,
     role: Annotated[Role, typer.Option("--role")] = Role.fidelity,
-    compat: CompatOpt = None,
+    as_json: JsonOpt = False, compat: CompatOpt = None,
 ) -> None:
     """Register captures in the manifest (staged in .vline/goldens until uploaded)."""
     return _run(invoke.golden_add, locals())
@@ -181,19 +182,19 @@ def golden_add(
 @golden_app.command("upload")
 def golden_upload(line: LineOpt = None, bucket: BucketOpt = None,
                   force: Annotated[bool, typer.Option("--force", help="Overwrite different bytes at a key.")]
-                  = False, compat: CompatOpt = None) -> None:
+                  = False, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Upload staged goldens; identical objects are skipped, different ones never overwritten."""
     return _run(invoke.golden_upload, locals())
 
 
 @golden_app.command("fetch")
-def golden_fetch(line: LineOpt = None, bucket: BucketOpt = None, compat: CompatOpt = None) -> None:
+def golden_fetch(line: LineOpt = None, bucket: BucketOpt = None, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Download goldens into the content-addressed cache (verified bytes only)."""
     return _run(invoke.golden_fetch, locals())
 
 
 @golden_app.command("verify")
-def golden_verify(line: LineOpt = None, bucket: BucketOpt = None, compat: CompatOpt = None) -> None:
+def golden_verify(line: LineOpt = None, bucket: BucketOpt = None, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Fetch, then check sha256, provenance and every record of each golden."""
     return _run(invoke.golden_verify, locals())
 
@@ -205,7 +206,7 @@ def golden_list(as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
 
 
 @golden_app.command("prune")
-def golden_prune(compat: CompatOpt = None) -> None:
+def golden_prune(as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Remove generated entries whose line is no longer in compat.toml."""
     return _run(invoke.golden_prune, locals())
 
@@ -217,7 +218,7 @@ EvidenceOpt = Annotated[Optional[Path], typer.Option("--evidence", metavar="DIR"
 @app.command()
 def gate(line: Annotated[str, typer.Argument(help="The line to gate.")],
          cmd: Annotated[Optional[list[str]], typer.Argument(metavar="-- CMD...", help="The replay command.")] = None,
-         bucket: BucketOpt = None, evidence_dir: EvidenceOpt = None, compat: CompatOpt = None) -> None:
+         bucket: BucketOpt = None, evidence_dir: EvidenceOpt = None, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Fetch and verify LINE's goldens, run the replay command, write evidence."""
     return _run(invoke.gate, locals())
 
@@ -226,7 +227,7 @@ def gate(line: Annotated[str, typer.Argument(help="The line to gate.")],
 def promote(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...]")] = None,
             evidence_dir: EvidenceOpt = None,
             dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would change; write nothing.")]
-            = False, compat: CompatOpt = None) -> None:
+            = False, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Set fidelity_validated where passing, current gate evidence allows it."""
     return _run(invoke.promote, locals())
 
@@ -264,7 +265,7 @@ def build(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...
           bake: Annotated[Optional[Path], typer.Option("--bake", metavar="FILE",
                                                        help="Write a docker buildx bake file instead of building.")]
           = None,
-          jobs: JobsOpt = 1, committed: CommittedOpt = False, compat: CompatOpt = None) -> None:
+          jobs: JobsOpt = 1, committed: CommittedOpt = False, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Build each line's image in its own pinned checkout with the Docker engine."""
     return _run(invoke.build, locals())
 
@@ -290,10 +291,12 @@ _VALUE_OPTIONS = {"--compat"}  # global options that take a value
 def _lean_app(argv: list[str]) -> typer.Typer:
     """The app with only the invoked command registered: typer builds every registered command on each
     call, which the commands CI runs often should not pay for. Help and unknown names get the full app."""
+    if any(k.startswith("_VLINE") and k.endswith("_COMPLETE") for k in os.environ):
+        return app  # completion needs every command
     args = iter(argv)
     name = None
     for arg in args:
-        if arg in ("-h", "--help", "--version", "-V"):
+        if arg in ("-h", "--help", "--version", "-V", "--install-completion", "--show-completion"):
             return app
         if arg in _VALUE_OPTIONS:
             next(args, None)

@@ -75,17 +75,45 @@ def value(v: object) -> str:
 
 # --- stdout --------------------------------------------------------------------------------------
 
+_collected: dict | None = None  # under --json: the results, printed as one JSON document by flush()
+
+
+def json_mode(on: bool) -> None:
+    """Under --json every command's results (kv pairs and records) become one JSON document on stdout."""
+    global _collected
+    _collected = {"pairs": {}, "rows": []} if on else None
+
+
+def flush() -> None:
+    """Print what --json collected: the rows as an array, the pairs as an object, or both (`rows` inside)."""
+    global _collected
+    if _collected is None:
+        return
+    import json
+
+    pairs, rows = _collected["pairs"], _collected["rows"]
+    _collected = None
+    doc = {**pairs, "rows": rows} if pairs and rows else (rows if rows else pairs)
+    sys.stdout.write(json.dumps(doc, separators=(",", ":"), default=str) + "\n")
+
+
 def kv_text(pairs: Mapping[str, object]) -> str:
     return "".join(f"{check_name(k)}={value(v)}\n" for k, v in pairs.items())
 
 
 def kv(pairs: Mapping[str, object]) -> None:
     """The command's result as `key=value` lines on stdout."""
+    if _collected is not None:
+        _collected["pairs"].update({check_name(k): v for k, v in pairs.items()})
+        return
     sys.stdout.write(kv_text(pairs))
 
 
 def record(pairs: Mapping[str, object]) -> None:
     """One result row as `key=value key=value ...` on one stdout line."""
+    if _collected is not None:
+        _collected["rows"].append({check_name(k): v for k, v in pairs.items()})
+        return
     sys.stdout.write(" ".join(f"{check_name(k)}={value(v)}" for k, v in pairs.items()) + "\n")
 
 

@@ -34,9 +34,17 @@ def _run(argv: list[str]) -> int:
     return getattr(invoke, parsed.command)(**parsed.params) or 0
 
 
+def _flush() -> None:
+    if "vline.emit" in sys.modules:  # results collected under --json, also when the command then failed
+        sys.modules["vline.emit"].flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
-        code = _run(sys.argv[1:] if argv is None else argv)
+        try:
+            code = _run(sys.argv[1:] if argv is None else argv)
+        finally:
+            _flush()
         sys.stdout.flush()
     except VlineError as e:
         _report(e)

@@ -39,6 +39,14 @@ def _c(given: str | None) -> str | None:
     return given if given is not None else State.compat
 
 
+def _json(on: bool) -> None:
+    """--json on a command whose results go through vline.emit: one JSON document instead of key=value lines."""
+    if on:
+        from . import emit
+
+        emit.json_mode(True)
+
+
 def root(compat, version) -> None:
     State.compat = compat
 
@@ -55,7 +63,8 @@ def show(as_json, compat):
     cmd.run(_c(compat), as_json)
 
 
-def pin(line, rev, update, compat):
+def pin(line, rev, update, as_json, compat):
+    _json(as_json)
     from .commands import pin as cmd
 
     cmd.run(_c(compat), line, rev, update)
@@ -90,43 +99,50 @@ def fingerprint(gpu, vllm_tag, engine_config, model, tp, gpu_memory_utilization,
     return None
 
 
-def watch(what, remote, tags_file, compat):
+def watch(what, remote, tags_file, as_json, compat):
+    _json(as_json)
     from .commands import release
 
     release.watch(_c(compat), Watched(what).value, remote, tags_file)
 
 
-def roll(tag, rev, remote, tags_file, compat):
+def roll(tag, rev, remote, tags_file, as_json, compat):
+    _json(as_json)
     from .commands import release
 
     release.roll(_c(compat), tag, rev, remote, tags_file)
 
 
-def bump(what, rev, remote, tags_file, compat):
+def bump(what, rev, remote, tags_file, as_json, compat):
+    _json(as_json)
     from .commands import release
 
     release.bump_nightly(_c(compat), rev, remote, tags_file)
 
 
-def golden_add(traces, line, workload, role, compat):
+def golden_add(traces, line, workload, role, as_json, compat):
+    _json(as_json)
     from .commands import golden
 
     golden.add(_c(compat), traces, line, workload, Role(role).value)
 
 
-def golden_upload(line, bucket, force, compat):
+def golden_upload(line, bucket, force, as_json, compat):
+    _json(as_json)
     from .commands import golden
 
     return golden.upload(_c(compat), line, bucket, force)
 
 
-def golden_fetch(line, bucket, compat):
+def golden_fetch(line, bucket, as_json, compat):
+    _json(as_json)
     from .commands import golden
 
     return golden.fetch_cmd(_c(compat), line, bucket)
 
 
-def golden_verify(line, bucket, compat):
+def golden_verify(line, bucket, as_json, compat):
+    _json(as_json)
     from .commands import golden
 
     return golden.verify_cmd(_c(compat), line, bucket)
@@ -138,19 +154,22 @@ def golden_list(as_json, compat):
     golden.list_cmd(_c(compat), as_json)
 
 
-def golden_prune(compat):
+def golden_prune(as_json, compat):
+    _json(as_json)
     from .commands import golden
 
     golden.prune(_c(compat))
 
 
-def gate(line, cmd, bucket, evidence_dir, compat):
+def gate(line, cmd, bucket, evidence_dir, as_json, compat):
+    _json(as_json)
     from .commands import gate as gate_cmd
 
     return gate_cmd.run(_c(compat), line, cmd or [], bucket, evidence_dir)
 
 
-def promote(lines, evidence_dir, dry_run, compat):
+def promote(lines, evidence_dir, dry_run, as_json, compat):
+    _json(as_json)
     from .commands import promote as cmd
 
     cmd.run(_c(compat), lines or [], evidence_dir, dry_run)
@@ -169,7 +188,8 @@ def render(line, template, image, compat):
     cmd.render_cmd(_c(compat), line, template, image)
 
 
-def build(lines, image, template, push, report, bake, jobs, committed, compat):
+def build(lines, image, template, push, report, bake, jobs, committed, as_json, compat):
+    _json(as_json)
     from .commands import build as cmd
 
     cmd.run(_c(compat), lines or [], image, template, push, report, bake, jobs, committed)
