@@ -1,0 +1,137 @@
+"""Where a Python project requires vLLM: `pyproject.toml` ([project].dependencies, optional-dependencies,
+dependency-groups) and requirements files, with the line of each requirement. Reading only (tomllib,
+`packaging`): `check` uses it; `vline/edits/python_pin.py` rewrites what it finds."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from . import tomlfile
+from .errors import InputError
+
+PACKAGE = "vllm"
+# the parts of a PEP 508 string: name and extras, the version specifier or `@ url`, the marker
+PARTS = re.compile(r"^(?P<head>\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?)(?P<spec>.*?)(?P<marker>\s*;\s*.*)?$",
+                   re.S)
+URL_PARTS = re.compile(r"^(?P<head>\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?)(?P<spec>\s*@\s*\S+)"
+                       r"(?P<marker>\s+;\s*.*)?$", re.S)
+
+
+class Found(NamedTuple):
+    path: Path
+    shown: str
+    line: int
+    section: str  # "project.dependencies", "project.optional-dependencies.gpu", "dependency-groups.dev", "requirements"
+    text: str  # the requirement as written
+    requirement: Requirement
+
+    @property
+    def exact(self) -> str | None:
+        """The version of an exact pin (`==X`, one specifier), else None."""
+        specs = list(self.requirement.specifier)
+        if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+            return specs[0].version
+        return None
+
+
+def split(text: str) -> tuple[str, str, str]:
+    """(name and extras, specifier or `@ url`, marker with its `;`) of a requirement string, as written."""
+    m = URL_PARTS.match(text) if "@" in text.split(";")[0] else None
+    m = m or PARTS.match(text)
+    if not m:
+        raise ValueError(text)
+    return m["head"], m["spec"], m["marker"] or ""
+
+
+def _is_vllm(text: str) -> Requirement | None:
+    try:
+        req = Requirement(text)
+    except InvalidRequirement:
+        return None
+    return req if canonicalize_name(req.name) == PACKAGE else None
+
+
+def _line_of(lines: list[str], needle: str, start: int) -> int:
+    for i in range(start, len(lines)):
+        if needle in lines[i]:
+            return i + 1
+    return start + 1
+
+
+def in_pyproject(path: Path, shown: str | None = None) -> list[Found]:
+    tf = tomlfile.read(path, shown or os.path.relpath(path))
+    lines = tf.text.splitlines()
+    found: list[Found] = []
+
+    def scan(section: str, items: object, table: str) -> None:
+        if not isinstance(items, list):
+            return
+        start = (tf.layout.tables.get(table) or tf.layout.root).line - 1
+        for item in items:
+            if isinstance(item, str) and (req := _is_vllm(item)):
+                found.append(Found(path, tf.shown, _line_of(lines, item, start), section, item, req))
+
+    project = tf.data.get("project")
+    if isinstance(project, dict):
+        scan("project.dependencies", project.get("dependencies"), "project")
+        extras = project.get("optional-dependencies")
+        if isinstance(extras, dict):
+            for name, items in extras.items():
+                scan(f"project.optional-dependencies.{name}", items, "project.optional-dependencies")
+    groups = tf.data.get("dependency-groups")
+    if isinstance(groups, dict):
+        for name, items in groups.items():
+            scan(f"dependency-groups.{name}", items, "dependency-groups")
+    return found
+
+
+def requirement_lines(text: str) -> list[tuple[int, str, int, int]]:
+    """(line number, requirement, start, end) of each requirement line of a requirements file: the
+    requirement's span in `text`, without options, hashes or a trailing comment."""
+    out = []
+    offset = 0
+    for no, raw in enumerate(text.splitlines(keepends=True), start=1):
+        body = raw.rstrip("\r\n")
+        code = re.split(r"(?:^|\s)#", body, maxsplit=1)[0]
+        stripped = code.strip()
+        if stripped and not stripped.startswith("-") and not body.rstrip().endswith("\\"):
+            req = re.split(r"\s+--?[A-Za-z]", code, maxsplit=1)[0].rstrip()
+            lead = len(code) - len(code.lstrip())
+            out.append((no, req.strip(), offset + lead, offset + len(req)))
+        offset += len(raw)
+    return out
+
+
+def in_requirements(path: Path, shown: str | None = None) -> list[Found]:
+    shown = shown or os.path.relpath(path)
+    try:
+        text = tomlfile.decode(Path(path).read_bytes(), shown)
+    except FileNotFoundError:
+        raise InputError("file not found", path=shown) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", path=shown) from None
+    return [Found(path, shown, no, "requirements", req, parsed)
+            for no, req, _, _ in requirement_lines(text) if (parsed := _is_vllm(req))]
+
+
+def is_requirements_file(path: Path) -> bool:
+    return path.suffix in (".txt", ".in") and path.name.startswith("requirements")
+
+
+def find(path: Path, shown: str | None = None) -> list[Found]:
+    """Every requirement on vLLM in a pyproject.toml or requirements file."""
+    if path.name == "pyproject.toml":
+        return in_pyproject(path, shown)
+    return in_requirements(path, shown)
+
+
+def default_files(root: Path) -> list[Path]:
+    """The files `pin --python` and `check` look at when none are named: pyproject.toml and requirements*.txt."""
+    files = [root / "pyproject.toml"] if (root / "pyproject.toml").is_file() else []
+    files += sorted(p for p in root.glob("requirements*.txt") if p.is_file())
+    return files
