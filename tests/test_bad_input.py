@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import error_lines, snapshot, vline
+from conftest import REPO, error_lines, snapshot, vline
 
 R = "0decac0d96c42b49572498019f0a0e3600f50398"
 
@@ -135,3 +135,106 @@ def test_every_error_is_reported_at_once(workspace, world):
     assert len([ln for ln in res.stdout.splitlines() if ": error: " in ln]) == 2
     res = vline("matrix", cwd=workspace, check_code=2)
     assert len(error_lines(res.stderr)) == 2
+
+
+# --- defects the malformed-input corpus and the fuzz test found (tests/test_corpus.py, tests/test_fuzz.py) ---
+
+def test_a_value_quoted_in_a_message_is_bounded_and_never_fails():
+    from vline.errors import one_line, quote
+
+    assert quote(10 ** 5000) == "<an integer of 16610 bits>"  # repr() would raise ValueError
+    assert len(quote("x" * 100_000)) < 100 and quote([[[[[1]]]]]) == "[[[[...]]]]"
+    assert one_line("a\nb\x1b[2J\u2028c\u202e") == "a\\nb\\x1b[2J\\u2028c\\u202e"
+
+
+def test_integers_beyond_64_bits_are_invalid_toml(project):
+    """TOML integers are 64-bit; tomllib took 10**5000 to a ValueError (exit 3) and a 4000-digit hex to every repr."""
+    text = (project / "compat.toml").read_text()
+    for value in ("9" * 5000, "0x" + "f" * 4000, "9223372036854775808"):
+        (project / "compat.toml").write_text(text.replace("max_stable = 3", f"max_stable = {value}"))
+        line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("max_stable"))
+        for args in (["check"], ["show", "--json"], ["matrix"]):
+            (err,) = error_lines(vline(*args, cwd=project, check_code=2).stderr)
+            assert (err["line"], err["msg"]) == (str(line), "invalid TOML: integer out of range (TOML integers are 64-bit)")
+
+
+def test_a_version_part_of_5000_digits_is_a_tag_error(project):
+    text = (project / "compat.toml").read_text().replace('tag = "v0.22.1"', 'tag = "v0.22.' + "1" * 5000 + '"')
+    (project / "compat.toml").write_text(text)
+    res = vline("check", cwd=project, check_code=1)
+    assert "is not a PEP 440 version" in res.stdout and len(res.stdout) < 1000
+
+
+def test_github_urls_are_one_source_whatever_their_case(project):
+    """Cargo lowercases github.com paths (CanonicalUrl): a fork that differs from upstream in case only is upstream."""
+    text = (project / "compat.toml").read_text().replace(
+        'patch_repo = "https://github.com/wseaton/vllm.git"', 'patch_repo = "http://GitHub.com/VLLM-Project/vLLM/"')
+    (project / "compat.toml").write_text(text)
+    res = vline("check", cwd=project, check_code=1)
+    assert "patch_repo is the upstream URL" in res.stdout
+
+
+def test_a_rev_with_a_trailing_newline_is_refused(workspace):
+    """`$` matches before a final newline: every validating pattern ends in \\Z instead."""
+    before = snapshot(workspace)
+    res = vline("pin", "0.22", "--no-update", "--rev", "a" * 40 + "\n", cwd=workspace, check_code=2)
+    assert "--rev" in res.stderr and "40 lowercase hex" in res.stderr
+    assert snapshot(workspace) == before
+
+
+def test_line_numbers_count_newlines_only(project):
+    """str.splitlines also breaks at U+2028 and U+0085, which a TOML comment may hold: messages were a line off."""
+    text = (project / "compat.toml").read_text()
+    text = text.replace("# vline's own window", "# vline's\u2028own\x85window").replace(
+        'tag = "v0.22.1"', 'tag = "v0.22.x"')
+    (project / "compat.toml").write_text(text)
+    line = next(i for i, ln in enumerate(text.split("\n"), 1) if "v0.22.x" in ln)
+    res = vline("check", cwd=project, check_code=1)
+    assert f"compat.toml:{line}: error:" in res.stdout
+
+
+def test_a_placeholder_spanning_lines_is_checked_like_the_others(project):
+    """render substitutes across lines; check read line by line, so `{{\\nbogus\\n}}` was a KeyError (exit 3)."""
+    (project / "Dockerfile.template").write_text("FROM scratch\nLABEL a={{\nbogus\n}}\n")
+    res = vline("render", "0.22", cwd=project, check_code=2)
+    (err,) = error_lines(res.stderr)
+    assert err["line"] == "2" and "unknown placeholder" in err["msg"]
+
+
+def test_edits_refuse_a_layout_they_would_damage(project, tmp_path):
+    """[[vllm]] written as one inline array: roll and watch edit by blocks of lines, and refuse, writing nothing."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "corpus"))
+    import generate
+
+    (project / "compat.toml").write_text(generate.compat()["ok-inline-array-of-lines.toml"])
+    tags = tmp_path / "tags.txt"
+    tags.write_text(f"{R}\trefs/tags/v0.24.0\n{R}\trefs/tags/v0.25.0rc1\n")
+    before = snapshot(project)
+    for args in (["roll", "v0.24.0", "--tags-file", str(tags)], ["watch", "rc", "--tags-file", str(tags)]):
+        (err,) = error_lines(vline(*args, cwd=project, check_code=2).stderr)
+        assert err["file"] == "compat.toml" and "[[vllm]] tables" in err["msg"]
+    assert snapshot(project) == before
+
+
+def test_matrix_rows_are_counted_before_they_are_built(project):
+    """Three axes of 100 entries: 4 million rows were built before the 256 limit was checked."""
+    (project / "matrix").mkdir()
+    (project / "matrix" / "big.toml").write_text("".join(
+        f'[[axes.{a}]]\n{a} = "{i}"\n' for a in "abc" for i in range(100)))
+    (err,) = error_lines(vline("matrix", "big", cwd=project, check_code=1).stderr)
+    assert err["file"] == "matrix/big.toml" and "4000000 rows" in err["msg"]
+
+
+def test_pinning_back_restores_a_manifest_with_tables_after_its_patches():
+    """tomlkit does not keep the bytes of [patch.crates-io], [[bin]], then vline's block: pinning back to the
+    default left a blank line behind. vline's own block is now removed as text before tomlkit reads the file."""
+    from vline.edits.pin import pin_text
+
+    crate, fork = "vllm-engine-core-client", ("https://github.com/wseaton/vllm.git", "b" * 40)
+    text = (f'[package]\nname = "p"\n\n[dependencies]\n{crate} = {{ git = "https://github.com/vllm-project/vllm.git", '
+            f'rev = "{R}" }}\n\n[patch.crates-io]\nserde = {{ path = "s" }}\n\n[[bin]]\nname = "x"\n')
+    forked = pin_text(text, crate, "a" * 40, fork)
+    assert pin_text(forked, crate, "a" * 40, fork) == forked
+    assert pin_text(forked, crate, R, None) == text

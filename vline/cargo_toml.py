@@ -7,7 +7,7 @@ returns has been checked to be of the shape Cargo accepts, so no caller meets `r
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .errors import InputError
+from .errors import InputError, quote
 from .tomlfile import Layout
 
 
@@ -24,8 +24,8 @@ def _line(layout: Layout | None, table: str, key: str | None = None) -> int | No
     if layout is None:
         return None
     block = layout.tables.get(table)
-    if block is None:
-        return None
+    if block is None:  # not a [table]: maybe a top-level `table = ...`
+        return layout.root.keys.get(table) if key is None else None
     return block.at(key) if key else block.line
 
 
@@ -39,7 +39,7 @@ def find_dependency(doc: Mapping[str, Any], crate: str, shown: str,
         section, dep = "dependencies", doc["dependencies"][crate]
     else:
         where = "[workspace.dependencies] or [dependencies]"
-        raise InputError(f"{where} declares no {crate!r}", path=shown)
+        raise InputError(f"{where} declares no {quote(crate)}", path=shown)
     at = _line(layout, section, crate) or _line(layout, f"{section}.{crate}")
     if not isinstance(dep, Mapping) or not isinstance(dep.get("git"), str):
         raise InputError(f"[{section}].{crate} is not a git dependency (expected {{ git = ..., rev = ... }})",
@@ -69,17 +69,17 @@ def patch_entry(doc: Mapping[str, Any], git: str, crate: str, shown: str = "Carg
         return None
     at = _line(layout, f"patch.{git}") or _line(layout, "patch", git)
     if not isinstance(source, Mapping):
-        raise InputError(f"[patch.{git!r}] must be a table of crates, not {type(source).__name__}", path=shown,
+        raise InputError(f"[patch.{quote(git)}] must be a table of crates, not {type(source).__name__}", path=shown,
                          line=at)
     entry = source.get(crate)
     if entry is None:
         return None
     if not isinstance(entry, Mapping):
-        raise InputError(f"[patch.{git!r}].{crate} must be a table {{ git = ..., rev = ... }}", path=shown,
+        raise InputError(f"[patch.{quote(git)}].{crate} must be a table {{ git = ..., rev = ... }}", path=shown,
                          line=at)
     for key in ("git", "rev"):
         if key in entry and not isinstance(entry[key], str):
-            raise InputError(f"[patch.{git!r}].{crate}: {key} must be a string, not {type(entry[key]).__name__}",
+            raise InputError(f"[patch.{quote(git)}].{crate}: {key} must be a string, not {type(entry[key]).__name__}",
                              path=shown, line=at)
     return entry
 
@@ -91,3 +91,15 @@ def current(doc: Mapping[str, Any], crate: str, shown: str, layout: Layout | Non
     if isinstance(entry, Mapping):
         repo, rev = entry.get("git"), entry.get("rev")
     return Pin(section, str(dep["git"]), dep.get("rev"), repo, rev, str(dep.get("package", crate)))
+
+
+def package_version(doc: Mapping[str, Any]) -> str | None:
+    """[workspace.package].version, else [package].version: None when neither is a string, whatever the
+    manifest's shape (`workspace = 5` included)."""
+    for path in (("workspace", "package"), ("package",)):
+        table: Any = doc
+        for part in path:
+            table = table.get(part) if isinstance(table, Mapping) else None
+        if isinstance(table, Mapping) and isinstance(table.get("version"), str):
+            return table["version"]
+    return None

@@ -8,17 +8,17 @@ from pathlib import Path
 from packaging.version import Version
 
 from . import emit, resources, tomlfile, versions
-from .errors import InputError
+from .errors import InputError, quote
 from .fsio import under
 from .findings import Collector, Finding
 
 FILENAME = "compat.toml"
-REV = re.compile(r"^[0-9a-f]{40}$")
-URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[A-Za-z0-9._~:/?#\[\]@!&*+,;=%\-]+$")
-CRATE = re.compile(r"^[A-Za-z0-9_-]+$")
-TRACKER = re.compile(r"^[a-z][a-z0-9_-]*$")
-IMAGE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+REV = re.compile(r"^[0-9a-f]{40}\Z")
+URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[A-Za-z0-9._~:/?#\[\]@!&*+,;=%\-]+\Z")
+CRATE = re.compile(r"^[A-Za-z0-9_-]+\Z")
+TRACKER = re.compile(r"^[a-z][a-z0-9_-]*\Z")
+IMAGE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z")
+CONTROL = tomlfile.CONTROL
 
 SETTINGS: dict[str, object] = {
     "crate": "vllm-engine-core-client",
@@ -39,18 +39,22 @@ REQUIRED = ("line", "tag", "protocol_rev")
 def checked_rev(rev: str, flag: str = "--rev") -> str:
     """A rev given on the command line: 40 lowercase hex, or exit 2."""
     if not REV.match(rev):
-        raise InputError(f"{flag} {rev!r} is not 40 lowercase hex characters")
+        raise InputError(f"{flag} {quote(rev)} is not 40 lowercase hex characters")
     return rev
 
 
 def same_source(a: str, b: str) -> bool:
-    """Cargo's notion of one git source: case-insensitive scheme/host, no trailing `/` or `.git`."""
+    """Cargo's notion of one git source (its CanonicalUrl): case-insensitive scheme/host, no trailing `/`
+    or `.git`; on github.com also the path's case and http vs https."""
     def canon(url: str) -> str:
         url = url.strip().rstrip("/")
-        url = url[:-4] if url.endswith(".git") else url
         scheme, sep, rest = url.partition("://")
         host, slash, path = rest.partition("/")
-        return f"{scheme.lower()}{sep}{host.lower()}{slash}{path}"
+        scheme, host = scheme.lower(), host.lower()
+        if host == "github.com":
+            scheme, path = "https", path.lower()
+        path = path[:-4] if path.endswith(".git") else path
+        return f"{scheme}{sep}{host}{slash}{path}"
     return canon(a) == canon(b)
 
 
@@ -143,7 +147,7 @@ class Compat(NamedTuple):
             if ln.line == name:
                 return ln
         known = ", ".join(ln.line for ln in self.ordered())
-        raise InputError(f"unknown line {name!r} (lines: {known})", path=self.shown)
+        raise InputError(f"unknown line {quote(name)} (lines: {known})", path=self.shown)
 
     def ordered(self) -> list[Line]:
         """The window newest first: trackers in [vline].trackers order, then stable lines by version."""
@@ -220,12 +224,12 @@ def _settings(raw: object, tf: tomlfile.TomlFile, out: Collector) -> Settings:
     if raw is None:
         return _make_settings(values)
     if not isinstance(raw, dict):
-        out.error(tf.layout.root.at("vline"), "[vline] must be a table")
+        out.error(_top_line(tf, "vline"), "[vline] must be a table")
         return _make_settings(values)
     for key, value in raw.items():
         at = block.at(key)
         if key not in SETTINGS:
-            out.warning(at, f"[vline] unknown key {key!r} (ignored)")
+            out.warning(at, f"[vline] unknown key {quote(key)} (ignored)")
             continue
         default = SETTINGS[key]
         if key == "trackers":
@@ -234,32 +238,32 @@ def _settings(raw: object, tf: tomlfile.TomlFile, out: Collector) -> Settings:
                 continue
             bad = [t for t in value if not TRACKER.match(t) or versions.STABLE_LINE.match(t)]
             if bad:
-                out.error(at, f"[vline] trackers: {bad[0]!r} is not a tracker name (lowercase word, e.g. nightly)")
+                out.error(at, f"[vline] trackers: {quote(bad[0])} is not a tracker name (lowercase word, e.g. nightly)")
                 continue
         elif key == "max_stable":
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                out.error(at, f"[vline] max_stable: expected a positive integer, got {value!r}")
+                out.error(at, f"[vline] max_stable: expected a positive integer, got {quote(value)}")
                 continue
         elif not isinstance(value, type(default)):
-            out.error(at, f"[vline] {key}: expected a string, got {type(value).__name__} {value!r}")
+            out.error(at, f"[vline] {key}: expected a string, got {type(value).__name__} {quote(value)}")
             continue
         elif CONTROL.search(value):
             out.error(at, f"[vline] {key}: contains a control character (newline?)")
             continue
         elif key == "upstream" and not URL.match(value):
-            out.error(at, f"[vline] upstream: {value!r} is not a git URL (scheme://host/path)")
+            out.error(at, f"[vline] upstream: {quote(value)} is not a git URL (scheme://host/path)")
             continue
         elif key == "target_env" and (problem := emit.env_name_problem(value)):
             out.error(at, f"[vline] target_env: {problem}")
             continue
         elif key == "crate" and not CRATE.match(value):
-            out.error(at, f"[vline] crate: {value!r} is not a crate name")
+            out.error(at, f"[vline] crate: {quote(value)} is not a crate name")
             continue
         elif key == "image" and value and not IMAGE.match(value):
-            out.error(at, f"[vline] image: {value!r} is not an image repository (lowercase, no tag)")
+            out.error(at, f"[vline] image: {quote(value)} is not an image repository (lowercase, no tag)")
             continue
         elif key == "manifest" and (problem := manifest_problem(value)):
-            out.error(at, f"[vline] manifest: {value!r} {problem}")
+            out.error(at, f"[vline] manifest: {quote(value)} {problem}")
             continue
         values[key] = value
     return _make_settings(values)
@@ -283,23 +287,23 @@ def _make_settings(values: dict) -> Settings:
 
 def _line(raw: dict, block: tomlfile.Block, idx: int, settings: Settings, out: Collector) -> Line | None:
     name = raw.get("line")
-    label = f"[[vllm]] line {name!r}" if isinstance(name, str) else f"[[vllm]] #{idx + 1}"
+    label = f"[[vllm]] line {quote(name)}" if isinstance(name, str) else f"[[vllm]] #{idx + 1}"
     ok = True
     for key, value in raw.items():
         at = block.at(key)
         want = LINE_FIELDS.get(key)
         if want is None:
-            out.warning(at, f"{label}: unknown key {key!r} (ignored)")
+            out.warning(at, f"{label}: unknown key {quote(key)} (ignored)")
         elif not isinstance(value, want):
             out.error(at, f"{label}: {key}: expected a {'boolean' if want is bool else 'string'}, "
-                          f"got {type(value).__name__} {value!r}")
+                          f"got {type(value).__name__} {quote(value)}")
             ok = False
         elif want is str and CONTROL.search(value):
             out.error(at, f"{label}: {key}: contains a control character (newline?)")
             ok = False
     for key in REQUIRED:
         if key not in raw:
-            out.error(block.line, f"{label}: missing required key {key!r}")
+            out.error(block.line, f"{label}: missing required key {quote(key)}")
             ok = False
     if not ok:
         return None
@@ -308,7 +312,7 @@ def _line(raw: dict, block: tomlfile.Block, idx: int, settings: Settings, out: C
     tracker = line in settings.trackers
     for key in ("protocol_rev", "patch_rev"):
         if key in raw and not REV.match(raw[key]):
-            out.error(block.at(key), f"{label}: {key}: {raw[key]!r} is not 40 lowercase hex characters")
+            out.error(block.at(key), f"{label}: {key}: {quote(raw[key])} is not 40 lowercase hex characters")
             ok = False
     has_repo, has_rev = "patch_repo" in raw, "patch_rev" in raw
     if has_repo != has_rev:
@@ -319,7 +323,7 @@ def _line(raw: dict, block: tomlfile.Block, idx: int, settings: Settings, out: C
     if has_repo:
         repo = raw["patch_repo"]
         if not URL.match(repo):
-            out.error(block.at("patch_repo"), f"{label}: patch_repo: {repo!r} is not a git URL (scheme://host/path)")
+            out.error(block.at("patch_repo"), f"{label}: patch_repo: {quote(repo)} is not a git URL (scheme://host/path)")
             ok = False
         elif same_source(repo, settings.upstream):
             out.error(block.at("patch_repo"),
@@ -328,25 +332,25 @@ def _line(raw: dict, block: tomlfile.Block, idx: int, settings: Settings, out: C
 
     if tracker:
         if line == versions.NIGHTLY and tag != "nightly":
-            out.error(block.at("tag"), f"{label}: tag: the nightly tracker's tag is the literal 'nightly', not {tag!r}")
+            out.error(block.at("tag"), f"{label}: tag: the nightly tracker's tag is the literal 'nightly', not {quote(tag)}")
             ok = False
         elif line == versions.RC:
             try:
                 if not versions.is_release_candidate(versions.parse_tag(tag)):
-                    out.error(block.at("tag"), f"{label}: tag: {tag!r} is not a release candidate (e.g. v0.26.1rc0)")
+                    out.error(block.at("tag"), f"{label}: tag: {quote(tag)} is not a release candidate (e.g. v0.26.1rc0)")
                     ok = False
             except versions.TagError as e:
                 out.error(block.at("tag"), f"{label}: tag: {e}")
                 ok = False
-        elif line != versions.NIGHTLY and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$", tag):
-            out.error(block.at("tag"), f"{label}: tag: {tag!r} is not a tag name")
+        elif line != versions.NIGHTLY and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z", tag):
+            out.error(block.at("tag"), f"{label}: tag: {quote(tag)} is not a tag name")
             ok = False
         for key in ("default", "fidelity_validated"):
             if raw.get(key) is True:
                 out.error(block.at(key), f"{label}: {key}: a tracker is never {key.replace('_', ' ')}")
                 ok = False
     elif not versions.STABLE_LINE.match(line):
-        out.error(block.at("line"), f"{label}: line: {line!r} is neither X.Y nor a tracker named in "
+        out.error(block.at("line"), f"{label}: line: {quote(line)} is neither X.Y nor a tracker named in "
                                     f"[vline].trackers ({', '.join(settings.trackers)})")
         ok = False
     else:
@@ -357,10 +361,10 @@ def _line(raw: dict, block: tomlfile.Block, idx: int, settings: Settings, out: C
             ok = False
         else:
             if versions.line_of(v) != line:
-                out.error(block.at("tag"), f"{label}: tag: {tag!r} is on line {versions.line_of(v)}, not {line}")
+                out.error(block.at("tag"), f"{label}: tag: {quote(tag)} is on line {versions.line_of(v)}, not {line}")
                 ok = False
             elif v.is_prerelease:
-                out.error(block.at("tag"), f"{label}: tag: {tag!r} is a pre-release; it belongs on the rc tracker")
+                out.error(block.at("tag"), f"{label}: tag: {quote(tag)} is a pre-release; it belongs on the rc tracker")
                 ok = False
     if not ok:
         return None
@@ -369,19 +373,26 @@ def _line(raw: dict, block: tomlfile.Block, idx: int, settings: Settings, out: C
                 default=raw.get("default", False), tracker=tracker, pos=block.line)
 
 
+def _top_line(tf: tomlfile.TomlFile, key: str) -> int:
+    """Where a top-level key is defined: `key = ...`, `[key]` or the first `[[key]]`."""
+    if key in tf.layout.root.keys:
+        return tf.layout.root.keys[key]
+    block = tf.layout.tables.get(key) or next(iter(tf.layout.arrays.get(key, [])), None)
+    return block.line if block else 1
+
+
 def parse(tf: tomlfile.TomlFile) -> Compat:
     out = Collector(tf.shown)
     data = tf.data
     for key in data:
         if key not in ("vllm", "vline"):
-            out.warning(tf.layout.root.at(key) if key in tf.layout.root.keys else
-                        (tf.layout.tables.get(key) or tomlfile.Block(1, {})).line, f"unknown top-level key {key!r} (ignored)")
+            out.warning(_top_line(tf, key), f"unknown top-level key {quote(key)} (ignored)")
     settings = _settings(data.get("vline"), tf, out)
     raw_lines = data.get("vllm", [])
     blocks = tf.layout.arrays.get("vllm", [])
     lines: list[Line] = []
     if not isinstance(raw_lines, list) or not all(isinstance(x, dict) for x in raw_lines):
-        out.error(tf.layout.root.at("vllm"), "vllm must be an array of [[vllm]] tables")
+        out.error(_top_line(tf, "vllm"), "vllm must be an array of [[vllm]] tables")
         raw_lines = []
     elif not raw_lines:
         out.error(1, "no [[vllm]] table: at least one line is required")
@@ -391,7 +402,7 @@ def parse(tf: tomlfile.TomlFile) -> Compat:
         name = raw.get("line")
         if isinstance(name, str):
             if name in seen:
-                out.error(block.at("line"), f"[[vllm]] line {name!r}: duplicate line (first at line {seen[name]})")
+                out.error(block.at("line"), f"[[vllm]] line {quote(name)}: duplicate line (first at line {seen[name]})")
                 continue
             seen[name] = block.at("line")
         ln = _line(raw, block, i, settings, out)
@@ -411,14 +422,14 @@ def _window_rules(lines: list[Line], out: Collector) -> None:
         out.error(stable[0].pos if stable else lines[0].pos, "no line has default = true; exactly one stable line must")
     elif len(defaults) > 1:
         for ln in defaults[1:]:
-            out.error(ln.pos, f"[[vllm]] line {ln.line!r}: default: a second default line "
-                              f"(line {defaults[0].line!r} is already default)")
+            out.error(ln.pos, f"[[vllm]] line {quote(ln.line)}: default: a second default line "
+                              f"(line {quote(defaults[0].line)} is already default)")
     else:
         default = defaults[0]
         newest = max(stable, key=lambda ln: versions.line_key(ln.line))
         if newest is not default:
-            out.error(default.pos, f"[[vllm]] line {default.line!r}: default: the default must be the newest "
-                                   f"stable line, which is {newest.line!r}")
+            out.error(default.pos, f"[[vllm]] line {quote(default.line)}: default: the default must be the newest "
+                                   f"stable line, which is {quote(newest.line)}")
         rc = next((ln for ln in lines if ln.line == versions.RC), None)
         if rc and rc.version and default.version and rc.version <= default.version:
             out.warning(rc.pos, f"[[vllm]] line 'rc': tag {rc.tag} is not newer than the default line's "

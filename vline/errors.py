@@ -9,6 +9,36 @@ INPUT = 2  # invalid invocation or input
 ENVIRONMENT = 3  # cargo, docker or S3 failed
 
 
+MAX_LINE = 2000  # a message quoting a huge file stays readable; file:line comes first, so nothing is lost
+QUOTE = 80  # characters of a value quoted in a message
+
+
+def quote(value: object, limit: int = QUOTE) -> str:
+    """repr() of a value from an input file, for messages: bounded in length and depth, and never
+    raising (repr of an int of more than 4300 digits raises ValueError; deep nesting, RecursionError)."""
+    import reprlib
+
+    class _Repr(reprlib.Repr):
+        def repr_int(self, x: int, level: int) -> str:
+            return int.__repr__(x) if x.bit_length() <= 64 else f"<an integer of {x.bit_length()} bits>"
+
+    r = _Repr()
+    r.maxlevel, r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxtuple = 3, limit, limit, 6, 6, 6
+    try:
+        text = r.repr(value)
+    except Exception:  # noqa: BLE001 - a message must never fail to render
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit + 2 else text[:limit] + "…"
+
+
+def one_line(text: str) -> str:
+    """`text` as one printable line: line breaks, control and format characters (terminal escapes, bidi
+    overrides, U+2028) escaped, so a message quoting a file can neither span lines nor act on a terminal."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return text if len(text) <= MAX_LINE else text[:MAX_LINE] + "… (message cut)"
+
+
 def where(path: str | Path | None, line: int | None = None) -> str:
     """`file:line` as shown to people; the path is kept as the user wrote it."""
     if path is None:
@@ -31,9 +61,7 @@ class VlineError(Exception):
         self.extra = extra or []
 
     def render(self) -> str:
-        # one line whatever the message quotes from a file
-        text = f"{where(self.path, self.line)}: error: {self.message}"
-        return text.replace("\r", "\\r").replace("\n", "\\n")
+        return one_line(f"{where(self.path, self.line)}: error: {self.message}")
 
 
 class InputError(VlineError):

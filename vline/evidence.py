@@ -7,7 +7,7 @@ from pathlib import Path
 
 from . import __version__
 from .compat import Compat, Line
-from .errors import InputError, Refused
+from .errors import InputError, Refused, quote
 from .fsio import under
 from .manifest import Golden
 
@@ -37,15 +37,59 @@ def record(line: Line, goldens: list[Golden], command: list[str], exit_code: int
     }
 
 
+# The type of every field `record` writes; `goldens` entries are objects of strings.
+FIELDS: dict[str, tuple[type, ...]] = {
+    "line": (str,), "tag": (str,), "protocol_rev": (str,), "patch_repo": (str,), "patch_rev": (str,),
+    "goldens": (list,), "command": (list,), "exit_code": (int, type(None)), "passed": (bool,),
+    "vline_version": (str,), "time": (str,),
+}
+
+
+def _key_line(text: str, key: str) -> int | None:
+    for no, raw in enumerate(text.split("\n"), start=1):
+        if f'"{key}"' in raw:
+            return no
+    return None
+
+
 def load(path: Path) -> dict:
+    """A line's evidence; a file vline's gate could not have written is an InputError naming the field."""
+    from .tomlfile import decode
+
+    shown = str(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = decode(path.read_bytes(), shown)
     except FileNotFoundError:
-        raise Refused("no evidence: run 'vline gate' for this line first", path=str(path)) from None
-    except (OSError, ValueError, RecursionError) as e:
-        raise InputError(f"unreadable evidence: {e}", path=str(path)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("goldens"), list):
-        raise InputError("not vline gate evidence", path=str(path))
+        raise Refused("no evidence: run 'vline gate' for this line first", path=shown) from None
+    except OSError as e:
+        raise InputError(f"unreadable evidence: {e.strerror}", path=shown) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not JSON ({e.msg} at column {e.colno})", path=shown, line=e.lineno) from None
+    except RecursionError:
+        raise InputError("not JSON this tool accepts: nested too deeply", path=shown) from None
+    except ValueError:  # NaN is allowed by json.loads; int() of more than 4300 digits is not
+        raise InputError("not JSON this tool accepts: an integer is out of range", path=shown) from None
+    if not isinstance(data, dict):
+        raise InputError("not vline gate evidence (expected a JSON object)", path=shown, line=1)
+    if "goldens" not in data:
+        raise InputError("not vline gate evidence (no goldens)", path=shown, line=1)
+    for key, types in FIELDS.items():
+        value = data.get(key)
+        if key not in data:
+            continue
+        bad = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        if key == "goldens" and not bad:
+            bad = not all(isinstance(g, dict) and all(isinstance(v, str) for v in g.values()) for g in value)
+        elif key == "command" and not bad:
+            bad = not all(isinstance(c, str) for c in value)
+        elif key == "exit_code" and not bad and value is not None:
+            bad = not -(2 ** 31) <= value < 2 ** 31
+        if bad:
+            want = {"goldens": "a list of objects of strings", "command": "a list of strings",
+                    "exit_code": "an exit code or null", "passed": "true or false"}.get(key, "a string")
+            raise InputError(f"{key}: expected {want}, got {quote(value)}", path=shown, line=_key_line(text, key))
     return data
 
 
@@ -60,7 +104,10 @@ def refusals(ev: dict, line: Line, goldens: list[Golden]) -> list[str]:
            "patch_rev": line.patch_rev or ""}
     for key, value in now.items():
         if ev.get(key) != value:
-            out.append(f"stale evidence: it was for {key} {ev.get(key) or '(none)'}, the line now has {value or '(none)'}")
+            was = ev.get(key) or "(none)"
+            if not (was.isprintable() and len(was) <= 80):  # these reasons are printed as they are
+                was = quote(was)
+            out.append(f"stale evidence: it was for {key} {was}, the line now has {value or '(none)'}")
     if ev.get("goldens") != _golden_set(goldens):
         out.append("stale evidence: the line's golden set changed since the gate ran")
     fidelity = {g.workload for g in goldens if g.role == "fidelity"}

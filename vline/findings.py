@@ -2,6 +2,8 @@
 
 from typing import NamedTuple
 
+from .errors import one_line
+
 
 class Finding(NamedTuple):
     path: str
@@ -14,8 +16,7 @@ class Finding(NamedTuple):
         return self.severity == "error"
 
     def render(self) -> str:
-        # one line whatever a message quotes from a file
-        return f"{self.path}:{self.line}: {self.severity}: {self.message}".replace("\r", "\\r").replace("\n", "\\n")
+        return one_line(f"{self.path}:{self.line}: {self.severity}: {self.message}")
 
     def as_json(self) -> dict:
         return {"file": self.path, "line": self.line, "severity": self.severity, "message": self.message}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .errors import InputError
+from .errors import InputError, quote
 
 SCHEME = "config-fingerprint-v3"
 KEYS = ("block_size", "enable_prefix_caching", "enforce_eager", "gpu_memory_utilization",
@@ -18,7 +18,7 @@ def render(value: object) -> str:
 
 def _check(name: str, value: str) -> str:
     if "\n" in value or "\r" in value or ";" in value:
-        raise InputError(f"{name}: {value!r} contains a newline or ';', which the fingerprint cannot carry",
+        raise InputError(f"{name}: {quote(value)} contains a newline or ';', which the fingerprint cannot carry",
                          path="fingerprint")
     return value
 
@@ -41,9 +41,9 @@ def parse_engine_config(text: str) -> str:
     for part in text.split(";"):
         key, sep, value = part.partition("=")
         if not sep:
-            raise InputError(f"engine config: {part!r} is not key=value", path="fingerprint")
+            raise InputError(f"engine config: {quote(part)} is not key=value", path="fingerprint")
         if key in flags:
-            raise InputError(f"engine config: key {key!r} given twice", path="fingerprint")
+            raise InputError(f"engine config: key {quote(key)} given twice", path="fingerprint")
         flags[key] = value
     return engine_config(flags)
 

@@ -5,19 +5,19 @@ from typing import NamedTuple
 from pathlib import Path
 
 from . import tomlfile
-from .errors import InputError
+from .errors import InputError, quote
 from .findings import Collector, Finding
 
 RELPATH = Path("conformance") / "manifest.toml"
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 ROLES = ("schema", "fidelity")
 KEYS = ("line", "bucket_path", "sha256", "config_hash", "workload", "role")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MARKER = re.compile(r"^# (BEGIN|END) (\S+) GOLDENS\s*$")
+CONTROL = tomlfile.CONTROL
+MARKER = re.compile(r"^# (BEGIN|END) (\S+) GOLDENS\s*\Z")
 # Values that become parts of paths (locally or in the bucket): plain names, never '.', '..' or '/'.
-LINE_NAME = re.compile(r"^(?:(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)|[a-z][a-z0-9_-]*)$")
-SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+LINE_NAME = re.compile(r"^(?:(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)|[a-z][a-z0-9_-]*)\Z")
+SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 
 
 def key_problem(key: str) -> str | None:
@@ -36,7 +36,7 @@ def bucket_path_problem(bp: str) -> str | None:
     if bp.startswith("s3://"):
         bucket, _, key = bp[5:].partition("/")
         if not BUCKET.match(bucket):
-            return f"bucket {bucket!r} is not an S3 bucket name"
+            return f"bucket {quote(bucket)} is not an S3 bucket name"
         problem = key_problem(key)
         return f"its key {problem}" if problem else None
     if "://" in bp:
@@ -79,7 +79,7 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
     out = Collector(tf.shown)
     for key in tf.data:
         if key != "golden":
-            out.warning(tf.layout.root.at(key), f"unknown top-level key {key!r} (ignored)")
+            out.warning(tf.layout.root.at(key), f"unknown top-level key {quote(key)} (ignored)")
     raw = tf.data.get("golden", [])
     blocks = tf.layout.arrays.get("golden", [])
     goldens: list[Golden] = []
@@ -94,45 +94,45 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
         ok = True
         for key, value in entry.items():
             if key not in KEYS:
-                out.warning(block.at(key), f"{label}: unknown key {key!r} (ignored)")
+                out.warning(block.at(key), f"{label}: unknown key {quote(key)} (ignored)")
             elif not isinstance(value, str):
-                out.error(block.at(key), f"{label}: {key}: expected a string, got {type(value).__name__} {value!r}")
+                out.error(block.at(key), f"{label}: {key}: expected a string, got {type(value).__name__} {quote(value)}")
                 ok = False
             elif CONTROL.search(value):
                 out.error(block.at(key), f"{label}: {key}: contains a control character (newline?)")
                 ok = False
         for key in KEYS:
             if key not in entry:
-                out.error(block.line, f"{label}: missing required key {key!r}")
+                out.error(block.line, f"{label}: missing required key {quote(key)}")
                 ok = False
         if not ok:
             continue
         for key in ("sha256", "config_hash"):
             if not HEX64.match(entry[key]):
-                out.error(block.at(key), f"{label}: {key}: {entry[key]!r} is not 64 lowercase hex characters")
+                out.error(block.at(key), f"{label}: {key}: {quote(entry[key])} is not 64 lowercase hex characters")
                 ok = False
         if entry["role"] not in ROLES:
-            out.error(block.at("role"), f"{label}: role: {entry['role']!r} is not one of {', '.join(ROLES)}")
+            out.error(block.at("role"), f"{label}: role: {quote(entry['role'])} is not one of {', '.join(ROLES)}")
             ok = False
         bp = entry["bucket_path"]
         if problem := bucket_path_problem(bp):
-            out.error(block.at("bucket_path"), f"{label}: bucket_path: {bp!r} {problem}")
+            out.error(block.at("bucket_path"), f"{label}: bucket_path: {quote(bp)} {problem}")
             ok = False
         elif bp in keys:
-            out.error(block.at("bucket_path"), f"{label}: bucket_path: {bp!r} is also the object of the golden "
+            out.error(block.at("bucket_path"), f"{label}: bucket_path: {quote(bp)} is also the object of the golden "
                                                f"at line {keys[bp]}: two goldens cannot share one object")
             ok = False
         keys.setdefault(bp, block.line)
         if not LINE_NAME.match(entry["line"]):
-            out.error(block.at("line"), f"{label}: line: {entry['line']!r} is not a line name (X.Y or a tracker)")
+            out.error(block.at("line"), f"{label}: line: {quote(entry['line'])} is not a line name (X.Y or a tracker)")
             ok = False
         if not SAFE_PART.match(entry["workload"]):
-            out.error(block.at("workload"), f"{label}: workload: {entry['workload']!r} is not a plain name "
+            out.error(block.at("workload"), f"{label}: workload: {quote(entry['workload'])} is not a plain name "
                                             "(letters, digits, . _ + -, not starting with . or -)")
             ok = False
         key = (entry["line"], entry["workload"])
         if key in seen:
-            out.error(block.at("workload"), f"{label}: line {key[0]!r} already has workload {key[1]!r} "
+            out.error(block.at("workload"), f"{label}: line {quote(key[0])} already has workload {quote(key[1])} "
                                             f"(line {seen[key]})")
             ok = False
         seen.setdefault(key, block.at("workload"))
@@ -145,7 +145,7 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
 def markers(text: str) -> list[tuple[int, str, str]]:
     """(line number, BEGIN|END, LINE) of every marker comment; text inside a multi-line string is not one."""
     code = tomlfile.code_lines(text)
-    return [(no, *m.groups()) for no, raw in enumerate(text.splitlines(), start=1)
+    return [(no, *m.groups()) for no, raw in enumerate(tomlfile.split_lines(text), start=1)
             if code[no - 1] and (m := MARKER.match(raw))]
 
 

@@ -4,16 +4,19 @@ overrides kinds by file stem.
 """
 
 import itertools
+import math
 import os
+import re
 from typing import NamedTuple
 from pathlib import Path
 
 from . import resources, tomlfile
 from .compat import Compat, Line
-from .errors import InputError, Refused
+from .errors import InputError, Refused, quote
 
 MAX_ROWS = 256  # GitHub Actions' limit on jobs per matrix
 SELECTIONS = ("all", "stable", "trackers")
+_PLAIN = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 
 
 def line_fields(compat: Compat, ln: Line, golden_lines: set[str]) -> dict[str, object]:
@@ -49,45 +52,62 @@ class Kind(NamedTuple):
     lines: str
     fields: tuple[str, ...]
     axes: tuple[tuple[str, tuple[dict[str, object], ...]], ...]
+    axes_line: int = 1  # where the axes start: the rows they multiply are counted there
 
 
 def _parse_kind(path: Path) -> Kind:
     tf = tomlfile.read(path, os.path.relpath(path))
     data, root = tf.data, tf.layout.root
 
+    def at(key: str) -> int:
+        return root.at(key) if key in root.keys else (tf.layout.tables.get(key) or root).line
+
     def fail(key: str, msg: str) -> InputError:
-        line = root.at(key) if key in root.keys else (tf.layout.tables.get(key) or root).line
-        return InputError(f"{key}: {msg}", path=tf.shown, line=line)
+        return InputError(f"{key}: {msg}", path=tf.shown, line=at(key))
 
     for key in data:
         if key not in ("description", "lines", "fields", "axes"):
-            raise fail(key, "unknown key (expected description, lines, fields, axes)")
+            raise InputError(f"unknown key {quote(key)} (expected description, lines, fields, axes)", path=tf.shown,
+                             line=at(key))
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise fail("description", f"expected a string, got {type(description).__name__}")
     lines = data.get("lines", "all")
-    if lines not in SELECTIONS:
-        raise fail("lines", f"{lines!r} is not one of {', '.join(SELECTIONS)}")
+    if not isinstance(lines, str) or lines not in SELECTIONS:
+        raise fail("lines", f"{quote(lines)} is not one of {', '.join(SELECTIONS)}")
     fields = data.get("fields", list(DEFAULT_FIELDS))
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise fail("fields", "expected a list of field names")
     bad = [f for f in fields if f not in FIELDS]
     if bad:
-        raise fail("fields", f"unknown field {bad[0]!r} (known: {', '.join(FIELDS)})")
+        raise fail("fields", f"unknown field {quote(bad[0])} (known: {', '.join(FIELDS)})")
     axes_raw = data.get("axes", {})
     axes = []
     if not isinstance(axes_raw, dict):
         raise fail("axes", "expected [[axes.NAME]] tables")
     for name, entries in axes_raw.items():
         blocks = tf.layout.arrays.get(f"axes.{name}", [])
+        label = f"axes.{name}" if _PLAIN.match(name) else f"axes.{quote(name)}"
+        if not _PLAIN.match(name):
+            raise InputError(f"{label}: an axis is named with letters, digits, _ and -", path=tf.shown,
+                             line=blocks[0].line if blocks else at("axes"))
         if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
-            raise InputError(f"axes.{name}: expected one or more [[axes.{name}]] tables", path=tf.shown,
-                             line=blocks[0].line if blocks else 1)
+            raise InputError(f"{label}: expected one or more [[{label}]] tables", path=tf.shown,
+                             line=blocks[0].line if blocks else (tf.layout.tables.get("axes") or root).line)
         for i, entry in enumerate(entries):
+            block = blocks[i] if i < len(blocks) else tomlfile.Block(1, {})
             clash = set(entry) & set(fields)
             if clash:
-                raise InputError(f"axes.{name}: key {sorted(clash)[0]!r} is also a line field", path=tf.shown,
-                                 line=blocks[i].line if i < len(blocks) else 1)
+                raise InputError(f"{label}: key {quote(sorted(clash)[0])} is also a line field", path=tf.shown,
+                                 line=block.line)
+            for key, value in entry.items():
+                # a row is JSON for GitHub: no dates, NaN or infinities, no nested tables
+                if isinstance(value, float) and not math.isfinite(value) or not isinstance(value, (str, int, float)):
+                    raise InputError(f"{label}: {quote(key)}: expected a string, number or boolean, got "
+                                     f"{quote(value)}", path=tf.shown, line=block.at(key))
         axes.append((name, tuple(entries)))
-    description = data.get("description", "")
-    return Kind(path.stem, path, str(description), lines, tuple(fields), tuple(axes))
+    first = min((b.line for name, _ in axes for b in tf.layout.arrays.get(f"axes.{name}", [])), default=1)
+    return Kind(path.stem, path, description, lines, tuple(fields), tuple(axes), first)
 
 
 def kind_files(compat: Compat) -> dict[str, Path]:
@@ -103,7 +123,7 @@ def kind_files(compat: Compat) -> dict[str, Path]:
 def load_kind(compat: Compat, name: str) -> Kind:
     files = kind_files(compat)
     if name not in files:
-        raise InputError(f"unknown matrix kind {name!r} (kinds: {', '.join(sorted(files))})", path="matrix")
+        raise InputError(f"unknown matrix kind {quote(name)} (kinds: {', '.join(sorted(files))})", path="matrix")
     return _parse_kind(files[name])
 
 
@@ -118,6 +138,11 @@ def rows(compat: Compat, kind: Kind, only: list[str] | None = None, golden_lines
         selected = [ln for ln in selected if ln.tracker]
     out: list[dict] = []
     axis_values = [entries for _, entries in kind.axes]
+    count = len(selected) * math.prod(len(e) for e in axis_values)
+    if count > MAX_ROWS:  # counted before building them: axes multiply
+        raise Refused(f"matrix {quote(kind.name)} has {count} rows ({len(selected)} lines of {compat.shown} x its "
+                      f"axes); GitHub Actions allows at most {MAX_ROWS}", path=os.path.relpath(kind.source),
+                      line=kind.axes_line)
     for ln in selected:
         base = line_fields(compat, ln, golden_lines)
         row = {f: base[f] for f in kind.fields}
@@ -128,8 +153,5 @@ def rows(compat: Compat, kind: Kind, only: list[str] | None = None, golden_lines
             out.append(merged)
     if not out:
         which = f" for {', '.join(only)}" if only else ""
-        raise Refused(f"matrix {kind.name!r} has no rows{which} (it covers {kind.lines} lines)", path=compat.shown)
-    if len(out) > MAX_ROWS:
-        raise Refused(f"matrix {kind.name!r} has {len(out)} rows; GitHub Actions allows at most {MAX_ROWS}",
-                      path=compat.shown)
+        raise Refused(f"matrix {quote(kind.name)} has no rows{which} (it covers {kind.lines} lines)", path=compat.shown)
     return out

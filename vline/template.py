@@ -6,7 +6,7 @@ import re
 
 from .compat import Compat, Line
 from .edits.dockerfile import rewrite_args
-from .errors import InputError
+from .errors import InputError, quote
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 NAMES = ("line", "tag", "protocol_rev", "patch_repo", "patch_rev", "frontend_repo", "frontend_ref", "target_env",
@@ -21,12 +21,13 @@ def values(compat: Compat, line: Line, image: str | None = None) -> dict[str, st
 
 
 def check(text: str, shown: str) -> None:
-    """Every placeholder is known: an unknown one is exit 2 naming file, line and the name."""
-    for no, raw in enumerate(text.splitlines(), start=1):
-        for m in PLACEHOLDER.finditer(raw):
-            if m.group(1) not in NAMES:
-                raise InputError(f"unknown placeholder {{{{ {m.group(1)} }}}} (known: {', '.join(NAMES)})",
-                                 path=shown, line=no)
+    """Every placeholder is known: an unknown one is exit 2 naming file, line and the name. The text is
+    scanned whole, as render substitutes it: a placeholder may span lines."""
+    for m in PLACEHOLDER.finditer(text):
+        if m.group(1) not in NAMES:
+            name = m.group(1) if re.fullmatch(r"[\w.-]{1,40}", m.group(1), re.ASCII) else quote(m.group(1), 40)
+            raise InputError(f"unknown placeholder {{{{ {name} }}}} (known: {', '.join(NAMES)})",
+                             path=shown, line=text.count("\n", 0, m.start()) + 1)
 
 
 def render(text: str, compat: Compat, line: Line, shown: str, image: str | None = None) -> str:

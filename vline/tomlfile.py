@@ -16,6 +16,8 @@ _ARRAY = re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(?:#.*)?$")
 _TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[.=]""")
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+# Characters no string value may hold: C0 and C1 controls, DEL, and the Unicode line separators.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class Block(NamedTuple):
@@ -47,6 +49,18 @@ def _name(raw: str) -> str:
         parts.append(m.group(1).strip("\"'"))
         i = m.end()
     return ".".join(parts)
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of a file as TOML, JSON Lines and Dockerfiles count them: broken at "\n" only. str.splitlines
+    also breaks at \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029, which a string or comment may hold."""
+    out = text.split("\n")
+    last = out.pop()  # what follows the final newline: "" when the text ends with one
+    if keepends:
+        out = [ln + "\n" for ln in out]
+    if last:
+        out.append(last)
+    return out
 
 
 # Outside strings: the tokens that open a string or comment, and newlines.
@@ -95,7 +109,7 @@ def code_lines(text: str) -> list[bool]:
             state = None
         elif not m:
             break
-    count = len(text.splitlines())
+    count = len(split_lines(text))
     return (starts + [True] * count)[:count]
 
 
@@ -104,7 +118,7 @@ def scan(text: str) -> Layout:
     layout = Layout(root, {}, {})
     current = root
     code = code_lines(text)
-    for no, raw in enumerate(text.splitlines(), start=1):
+    for no, raw in enumerate(split_lines(text), start=1):
         if not code[no - 1]:
             continue
         if m := _ARRAY.match(raw):
@@ -169,10 +183,45 @@ def deepest_line(text: str) -> int:
     return best_line
 
 
+# An integer literal that may not fit 64 bits: 19 decimal digits or more, 16 hex, 22 octal, 64 binary.
+_LONG_INT = re.compile(r"(?<![\w.])(?:[0-9_]{19,}|0x[0-9A-Fa-f_]{16,}|0o[0-7_]{22,}|0b[01_]{64,})(?![\w.])")
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|' + r"'[^']*'")
+INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def _long_int_line(text: str) -> int:
+    """The line of the first integer literal too long for 64 bits (strings and comments skipped)."""
+    code = code_lines(text)
+    for no, raw in enumerate(split_lines(text), start=1):
+        if code[no - 1] and _LONG_INT.search(_STRINGS.sub('""', raw).split("#", 1)[0]):
+            return no
+    return 1
+
+
+def _out_of_range(data: dict) -> bool:
+    """Whether any integer in the document lies outside 64 bits (walked without recursion)."""
+    todo: list = [data]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and not INT_MIN <= item <= INT_MAX:
+            return True
+    return False
+
+
 def parse_text(text: str, path: Path, shown: str) -> TomlFile:
     if text.startswith("\ufeff"):
         raise InputError("starts with a byte order mark (BOM): save the file as UTF-8 without a BOM",
                          path=shown, line=1)
+    # TOML integers are 64-bit and an implementation must refuse others: tomllib does not, and one
+    # of more than 4300 digits fails in int() with a plain ValueError, so the rule is applied here.
+    def too_big() -> InputError:
+        return InputError("invalid TOML: integer out of range (TOML integers are 64-bit)", path=shown,
+                          line=_long_int_line(text))
+
     try:
         data = tomllib.loads(text)
     except RecursionError:
@@ -184,4 +233,32 @@ def parse_text(text: str, path: Path, shown: str) -> TomlFile:
         line = int(m.group(1)) if m else max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
         msg = _AT.sub("", msg).replace("(at end of document)", "").strip()
         raise InputError(f"invalid TOML: {msg}", path=shown, line=line) from None
+    except ValueError:
+        raise too_big() from None
+    if _out_of_range(data):
+        raise too_big()
     return TomlFile(path, shown, text, data, scan(text))
+
+
+def loads_or_none(text: str) -> dict | None:
+    """The data of `text` as parse_text reads it, or None when it is not TOML vline reads."""
+    try:
+        return parse_text(text, Path("-"), "-").data
+    except InputError:
+        return None
+
+
+def same_data(a: object, b: object) -> bool:
+    """Equal TOML data; nan (a valid TOML float) is equal to itself here."""
+    import json
+
+    return a == b or json.dumps(a, sort_keys=True, default=repr) == json.dumps(b, sort_keys=True, default=repr)
+
+
+def verified(out: str, want: dict, shown: str, what: str, line: int | None = None) -> str:
+    """`out`, the text an edit produced, if it parses to exactly `want`, the data the edit meant; else the
+    edit is refused: an edit never writes a file that is invalid, or changed anywhere but where it meant."""
+    if not same_data(loads_or_none(out), want):
+        raise InputError(f"cannot {what} without changing other parts of the file (its layout is one vline "
+                         "does not edit); make the change by hand", path=shown, line=line)
+    return out

@@ -3,29 +3,37 @@ from __future__ import annotations
 
 import re
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
+
+from .errors import quote
 
 NIGHTLY = "nightly"
 RC = "rc"
-STABLE_LINE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+STABLE_LINE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 
 
 class TagError(ValueError):
     pass
 
 
+def _version(text: str, what: str) -> Version:
+    """Version(text); `what` names it in the error (InvalidVersion, or the plain ValueError of int()
+    for a part of more than 4300 digits)."""
+    try:
+        return Version(text)
+    except ValueError:
+        raise TagError(f"{what} is not a PEP 440 version") from None
+
+
 def parse_tag(tag: str) -> Version:
     """`v0.22.1` → Version; rejects anything but a `v`-prefixed PEP 440 release (rcN and .postN allowed)."""
     if not tag.startswith("v"):
-        raise TagError(f"tag {tag!r} must start with 'v' (e.g. v0.22.1)")
-    try:
-        v = Version(tag[1:])
-    except InvalidVersion:
-        raise TagError(f"tag {tag!r} is not a PEP 440 version") from None
+        raise TagError(f"tag {quote(tag)} must start with 'v' (e.g. v0.22.1)")
+    v = _version(tag[1:], f"tag {quote(tag)}")
     if v.local is not None or v.is_devrelease or v.epoch or tag[1:2] in ("v", "V"):
-        raise TagError(f"tag {tag!r} is not a release version (no dev, local or epoch parts)")
+        raise TagError(f"tag {quote(tag)} is not a release version (no dev, local or epoch parts)")
     if len(v.release) < 2:
-        raise TagError(f"tag {tag!r} has no minor version")
+        raise TagError(f"tag {quote(tag)} has no minor version")
     return v
 
 
@@ -44,15 +52,12 @@ def line_of_tag(tag: str) -> str:
 
 def parse_reported(version: str) -> Version:
     """An engine's reported version (`0.22.1`, `0.23.0.dev1+g16e9`, `v0.22.1`)."""
-    try:
-        return Version(version.strip())
-    except InvalidVersion:
-        raise TagError(f"version {version!r} is not a PEP 440 version") from None
+    return _version(version.strip(), f"version {quote(version)}")
 
 
 def line_key(line: str) -> Version:
     """Order key of a stable line name ("0.10" > "0.9")."""
-    return Version(line)
+    return _version(line, f"line {quote(line)}")
 
 
 def match_line(reported: str, lines: list):

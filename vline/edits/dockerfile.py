@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 
+from ..tomlfile import split_lines
+
 _ARG = re.compile(r"^(?P<head>\s*ARG\s+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\S*)(?P<tail>.*)$")
 
 
 def rewrite_args(text: str, values: dict[str, str]) -> str:
     out = []
-    for raw in text.splitlines(keepends=True):
+    for raw in split_lines(text, keepends=True):  # Docker breaks lines at \n only
         body = raw.rstrip("\r\n")
         m = _ARG.match(body)
         if m and m["name"] in values and "{{" not in m["value"]:
