@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from .adapters import git
+from .adapters import cargo, git
 from .compat import Compat, Line
-from .fsio import cache_root, locked
+from .fsio import cache_root, locked, under
 
 
 class Checkout(NamedTuple):
@@ -48,9 +48,11 @@ def prepare(compat: Compat, line: Line, *, committed_only: bool = False) -> Chec
     lock_dir.mkdir(parents=True, exist_ok=True)
     with locked(lock_dir):  # one writer per line's checkout; different lines go side by side
         copied = git.sync_checkout(top, dest, sha, uncommitted=not committed_only)
-        rel = os.path.relpath(compat.root, top)
-        compat_dir = (dest / rel).resolve()
-        manifest = compat_dir / compat.settings.manifest
+        # a link committed or copied into the checkout must not take vline's writes outside it
+        rel = os.path.relpath(Path(compat.root).resolve(), top.resolve())
+        compat_dir = under(dest, rel, what="compat.toml's folder")
+        manifest = under(compat_dir, *compat.settings.manifest.split("/"), what="[vline].manifest")
+        under(dest, str(cargo.lock_path(manifest)), what="Cargo.lock")
         if manifest.is_file():
             pin_manifest(compat, line, manifest=manifest, lock_cache=root / "locks-by-input" / line.line)
     (root / "logs").mkdir(exist_ok=True)
