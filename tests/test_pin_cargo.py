@@ -1,6 +1,7 @@
 """`vline pin` on a real workspace: real git remotes over file://, real cargo builds."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -160,3 +161,91 @@ def test_pin_refuses_the_embedded_default(tmp_path):
     res = vline("pin", cwd=tmp_path, check_code=2)
     assert "no compat.toml" in res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# --- Cargo.lock must lock the crate where the manifest pins it ----------------------------------------
+
+def _line_with(path: Path, needle: str) -> int:
+    return next(i for i, ln in enumerate(path.read_text().splitlines(), 1) if needle in ln)
+
+
+def test_check_flags_a_lock_that_does_not_match_the_manifest(workspace, world):
+    committed = snapshot(workspace)
+    vline("pin", "0.22", cwd=workspace, check_code=0)
+    res = vline("check", cwd=workspace, check_code=1)
+    assert not [ln for ln in res.stdout.splitlines() if ln.startswith("Cargo.lock")]  # the lock follows the fork
+    (workspace / "Cargo.toml").write_bytes(committed["Cargo.toml"])  # the manifest back, the lock left behind
+    res = vline("check", cwd=workspace, check_code=1)
+    lock = workspace / "Cargo.lock"
+    (finding,) = res.stdout.splitlines()
+    assert finding == (f"Cargo.lock:{_line_with(lock, 'source = ')}: error: {CRATE} is locked to "
+                       f"'git+{world.fork_url}?rev={world.revs['fork']}#{world.revs['fork']}', but Cargo.toml pins "
+                       f"it to {world.upstream_url}?rev={world.revs['v0.23.0']}; run 'vline pin' to refresh it")
+    vline("pin", cwd=workspace, check_code=0)
+    vline("check", cwd=workspace, check_code=0)
+    assert snapshot(workspace) == committed
+
+
+def test_an_unparseable_lock_is_named_with_its_line(workspace):
+    lock = workspace / "Cargo.lock"
+    whole = lock.read_bytes()
+    lock.write_bytes(whole[:whole.index(b"source = ") + 20])  # cut inside a string, as a killed write leaves it
+    line = len(lock.read_text().splitlines())
+    res = vline("check", cwd=workspace, check_code=1)
+    (finding,) = res.stdout.splitlines()
+    assert finding.startswith(f"Cargo.lock:{line}: error: invalid TOML") and "'vline pin'" in finding
+    before = snapshot(workspace)
+    res = vline("pin", cwd=workspace, check_code=2)
+    (err,) = error_lines(res.stderr)
+    assert (err["file"], err["line"]) == ("Cargo.lock", str(line)) and "restore it" in err["msg"]
+    assert snapshot(workspace) == before
+
+
+def test_an_empty_lock_is_an_error_that_pin_repairs_and_a_missing_one_is_not(workspace):
+    lock = workspace / "Cargo.lock"
+    committed = lock.read_bytes()
+    lock.write_bytes(b"")
+    res = vline("check", cwd=workspace, check_code=1)
+    assert res.stdout.startswith("Cargo.lock:1: error: locks no packages") and "'vline pin'" in res.stdout
+    vline("pin", cwd=workspace, check_code=0)
+    assert lock.read_bytes() == committed
+    lock.unlink()
+    vline("check", cwd=workspace, check_code=0)
+
+
+def test_the_lock_rule_follows_a_renamed_package_and_the_fork_patch(tmp_path):
+    from vline import cargo_lock
+    from vline.cargo_toml import Pin
+
+    up, fork, rev, frev = "https://example.com/vllm.git", "https://example.com/fork.git", "a" * 40, "b" * 40
+    lock = tmp_path / "Cargo.lock"
+    lock.write_text(f'version = 4\n\n[[package]]\nname = "app"\nversion = "0.1.0"\n\n[[package]]\n'
+                    f'name = "vllm-engine-core-client"\nversion = "0.1.0"\n'
+                    f'source = "git+{fork}?rev={frev}#{frev}"\n')
+    renamed = Pin("workspace.dependencies", up, rev, fork, frev, package="vllm-engine-core-client")
+    assert cargo_lock.check(lock, "Cargo.lock", renamed, "Cargo.toml") == []
+    (bad,) = cargo_lock.check(lock, "Cargo.lock", renamed._replace(patch_repo=None, patch_rev=None), "Cargo.toml")
+    assert bad.line == 10 and f"pins it to {up}?rev={rev}" in bad.message
+    (missing,) = cargo_lock.check(lock, "Cargo.lock", renamed._replace(package="wire"), "Cargo.toml")
+    assert missing.line == 1 and "locks no wire package" in missing.message
+
+
+@pytest.mark.parametrize("journal", [
+    '{"vline_journal": 1, "kind": "rel',  # cut short
+    json.dumps({"vline_journal": 1, "kind": "pin", "key": "pin", "command": "vline pin", "lock": None,  # hostile
+                "before": {"../outside": None}, "after_sha256": {}, "summary": {}, "notes": [], "rows": []}),
+])
+def test_an_unreadable_journal_is_reported_and_pin_finishes_it(workspace, journal, tmp_path):
+    committed = snapshot(workspace)
+    (tmp_path / "outside").write_text("not vline's")
+    vline("pin", "0.22", "--no-update", cwd=workspace, check_code=0)
+    (workspace / ".vline").mkdir()
+    (workspace / ".vline" / "pending.json").write_text(journal)
+    res = vline("check", cwd=workspace, check_code=1)
+    assert res.stdout.startswith(".vline/pending.json:1: error: a vline command was interrupted") and \
+        "run 'vline pin'" in res.stdout.splitlines()[0]
+    res = vline("pin", cwd=workspace, check_code=0)
+    assert "finished the interrupted command (.vline/pending.json)" in res.stderr
+    vline("check", cwd=workspace, check_code=0)
+    assert snapshot(workspace) == committed and not (workspace / ".vline").exists()
+    assert (tmp_path / "outside").read_text() == "not vline's"

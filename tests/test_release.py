@@ -1,7 +1,9 @@
 """Release day on real git remotes: watch rc|stable, roll, bump nightly (SPEC §3, §5)."""
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 import textwrap
 import tomllib
 from pathlib import Path
@@ -225,3 +227,64 @@ def test_roll_repins_cargo_and_dockerfile_and_builds(world, tmp_path):
     out = subprocess.run([str(ws / "target" / "debug" / "sim")], capture_output=True, text=True, check=True)
     assert out.stdout.split()[0] == "v0.24.0"
     assert CRATE in cargo
+
+
+# --- a roll killed part-way: check says so, the rerun finishes it -------------------------------------
+
+_KILL_AT = """\
+import os, signal, sys
+import vline.commands.release as release
+def killed(*args, **kwargs):  # SIGKILL, the moment release calls this function
+    os.kill(os.getpid(), signal.SIGKILL)
+setattr(release, sys.argv[1], killed)
+sys.argv = ["vline", *sys.argv[2:]]
+from vline.entry import main
+main()
+"""
+
+
+def _killed_at(function: str, ws: Path, *args: str) -> None:
+    res = subprocess.run([sys.executable, "-c", _KILL_AT, function, *args], cwd=ws, env=clean_env(),
+                         capture_output=True, text=True)
+    assert res.returncode == -signal.SIGKILL and res.stdout == "", (res.returncode, res.stdout, res.stderr)
+
+
+@pytest.mark.cargo
+def test_roll_killed_between_compat_and_cargo_is_reported_and_finished_by_its_rerun(world, tmp_path):
+    upstream = tmp_path / "upstream"
+    git(tmp_path, "clone", "-q", str(world.upstream), str(upstream))
+    git(upstream, "checkout", "-q", "main")
+    rev = commit(upstream, _crate_files("0.4.0", "v0.24.0", True), "v0.24.0")
+    git(upstream, "tag", "-a", "v0.24.0", "-m", "v0.24.0")
+    ws = world.new_workspace(tmp_path / "ws")
+    for name in ("Cargo.toml", "compat.toml"):
+        p = ws / name
+        p.write_text(p.read_text().replace(world.upstream_url, upstream.as_uri()))
+    subprocess.run(["cargo", "generate-lockfile", "-q"], cwd=ws, check=True)
+    (ws / "Dockerfile.template").write_text("ARG VLLM_TARGET_VERSION=v0.23.0\nFROM scratch\n")
+    committed = snapshot(ws)
+
+    _killed_at("pin_manifest", ws, "roll", "v0.24.0")  # after compat.toml is written, before Cargo.toml is
+    assert lines_of(ws)["0.24"]["default"] is True  # compat.toml moved on...
+    assert snapshot(ws)["Cargo.toml"] == committed["Cargo.toml"]  # ...Cargo.toml did not
+    res = vline("check", cwd=ws, check_code=1)
+    errors = [ln for ln in res.stdout.splitlines() if ": error: " in ln]
+    assert errors[0] == (".vline/pending.json:1: error: 'vline roll v0.24.0' was interrupted before it finished: "
+                         "compat.toml, Cargo.toml, Cargo.lock, Dockerfile.template may disagree; "
+                         "rerun 'vline roll v0.24.0' to finish it")
+    assert any(ln.startswith("Cargo.toml:") and "is not the default line 0.24's protocol_rev" in ln for ln in errors)
+
+    _killed_at("_report", ws, "roll", "v0.24.0")  # the rerun finished the files, then died before saying so
+    assert f'rev = "{rev}"' in (ws / "Cargo.toml").read_text()
+    assert (ws / ".vline" / "pending.json").exists()  # so the journal stays: the next run says what the job did
+    res = vline("roll", "v0.24.0", cwd=ws, check_code=0)
+    s = summary(res)
+    assert (s["changed"], s["line"], s["tag"], s["rev"], s["is_default"]) == ("true", "0.24", "v0.24.0", rev, "true")
+    assert "finished the interrupted 'vline roll v0.24.0'" in res.stderr
+    assert f'rev = "{rev}"' in (ws / "Cargo.toml").read_text()
+    assert (ws / "Dockerfile.template").read_text() == "ARG VLLM_TARGET_VERSION=v0.24.0\nFROM scratch\n"
+    assert not (ws / ".vline").exists()
+    vline("check", cwd=ws, check_code=0)
+    subprocess.run(["cargo", "metadata", "--locked", "--offline", "--format-version", "1", "-q"], cwd=ws,
+                   check=True, capture_output=True)
+    assert vline("roll", "v0.24.0", cwd=ws, check_code=0).stdout == "changed=false\n"  # the job is done

@@ -60,3 +60,26 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
                 remembered.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(remembered, lock.read_bytes())
     return changed
+
+
+TEMPLATE = "Dockerfile.template"
+
+
+def template_text(compat: compat_mod.Compat) -> tuple[Path, str, str] | None:
+    """(path, text now, text with the default line's ARG defaults) of the project's Dockerfile.template."""
+    from .edits.dockerfile import rewrite_args
+
+    template = compat.root / TEMPLATE
+    if not template.is_file():
+        return None
+    before = tomlfile.decode(template.read_bytes(), os.path.relpath(template))  # not UTF-8: exit 2 naming it
+    return template, before, rewrite_args(before, compat.default.build_env(compat.settings))
+
+
+def sync_template(compat: compat_mod.Compat) -> bool:
+    """Rewrite Dockerfile.template's ARG defaults to the default line's values; True when it changed."""
+    found = template_text(compat)
+    if found is None or found[1] == found[2]:
+        return False
+    atomic_write(found[0], found[2].encode())
+    return True

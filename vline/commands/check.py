@@ -5,7 +5,7 @@ import os
 
 from .. import compat as compat_mod
 from .. import manifest as manifest_mod
-from .. import emit, tomlfile, ui
+from .. import cargo_lock, emit, journal, tomlfile, ui
 from ..cargo_toml import current
 from ..errors import NO, OK, VlineError
 from ..findings import Collector, Finding
@@ -19,7 +19,8 @@ def _line_of(text: str, needle: str, fallback: int = 1) -> int:
 
 
 def cargo_drift(compat: compat_mod.Compat) -> list[Finding]:
-    """The committed manifest must be pinned to the default line (rev and fork)."""
+    """The committed manifest must be pinned to the default line (rev and fork), and Cargo.lock must lock
+    the crate where the manifest pins it (else `cargo build --locked` fails)."""
     path = compat.manifest_path()
     if compat.embedded or not path.is_file():
         return []
@@ -43,7 +44,8 @@ def cargo_drift(compat: compat_mod.Compat) -> list[Finding]:
         have = f"{pin.patch_repo}@{pin.patch_rev}" if pin.patch_repo else "no fork patch"
         out.error(_line_of(tf.text, "[patch", dep_line),
                   f"{crate} fork patch is {have}, the default line {default.line} has {want}; {hint}")
-    return out.items
+    lock = path.parent / "Cargo.lock"  # where cargo keeps it (adapters.cargo, not imported: check stays light)
+    return out.items + cargo_lock.check(lock, os.path.relpath(lock), pin, tf.shown)
 
 
 def run(compat_path: str | None, as_json: bool) -> int:
@@ -58,6 +60,10 @@ def run(compat_path: str | None, as_json: bool) -> int:
                 findings.append(Finding(manifest.shown, g.pos, "warning",
                                         f"golden for line {g.line!r}, which is not in the window "
                                         "(remove it with 'vline golden prune')"))
+    if not compat.embedded:
+        pending = journal.finding(compat.root)
+        if pending:
+            findings.append(pending)
     if not compat.errors:
         findings += cargo_drift(compat)
 

@@ -1,22 +1,21 @@
 """Release day: `watch rc|stable`, `roll TAG`, `bump nightly`. Each computes a plan (vline.window), applies
 it to compat.toml, and keeps the derived copies (Cargo.toml and lock, Dockerfile.template ARG defaults)
-on the default line. All or nothing; a no-op writes nothing and prints `changed=false`.
+on the default line. All or nothing; a no-op writes nothing and prints `changed=false`. A command that
+writes several files journals the job first (vline.journal), so that its rerun after a kill finishes it.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .. import compat as compat_mod
 from .. import manifest as manifest_mod
-from .. import emit, tomlfile, ui, window
-from ..adapters import git
+from .. import emit, journal, tomlfile, ui, window
+from ..adapters import cargo, git
 from ..edits import compat_edit
-from ..edits.dockerfile import rewrite_args
-from ..errors import InputError, VlineError
+from ..errors import InputError, VlineError, one_line
 from ..fsio import atomic_write, locked
-from ..pinning import pin_manifest
-
-TEMPLATE = "Dockerfile.template"
+from ..pinning import TEMPLATE, pin_manifest, template_text
 
 
 def _remote(compat: compat_mod.Compat, url: str | None, tags_file: Path | None) -> git.Remote:
@@ -48,9 +47,34 @@ def _fork(ln: compat_mod.Line) -> tuple:
     return ln.tag, ln.protocol_rev, ln.patch_repo, ln.patch_rev
 
 
-def run_plan(compat: compat_mod.Compat, plan: window.Plan) -> None:
+def _start(compat_path: str | None, key: str) -> tuple[compat_mod.Compat, dict | None]:
+    """Load the window, first finishing any job a killed command left (its journal). The journal of this
+    very command is kept until its summary is out (run_plan); another command's goes now."""
+    compat = compat_mod.load(compat_path, project=True)
+    finished = journal.finish(compat)
+    if finished is not None:
+        if finished.get("kind") != "release" or finished.get("key") != key:
+            journal.end(compat.root, only=finished)
+            finished = None
+        compat = compat_mod.load(compat_path, project=True)
+    return compat, finished
+
+
+def _rows(changes: list[window.Change]) -> list[list[str]]:
+    return [[c.op, c.line, ", ".join(f"{k}={v}" for k, v in c.values.items())] for c in changes]
+
+
+def run_plan(compat: compat_mod.Compat, plan: window.Plan, key: str = "", finished: dict | None = None) -> None:
     if not plan.changes:
-        _report({"changed": "false"}, [], plan.notes)
+        if finished and journal.holds_what_it_wrote(finished, compat.root, compat.path):
+            # this very command was killed and its rerun finished the job: say what the job did
+            _report(finished["summary"], finished["rows"], [one_line(n) for n in finished["notes"]])
+        else:
+            _report({"changed": "false"}, [], plan.notes)
+        if finished:  # out before the journal goes: a kill in between says it again, never loses it
+            emit.flush()
+            sys.stdout.flush()
+            journal.end(compat.root, only=finished)
         return
     old_text = compat.path.read_text(encoding="utf-8")
     new_text = apply_text(old_text, plan)
@@ -59,23 +83,8 @@ def run_plan(compat: compat_mod.Compat, plan: window.Plan) -> None:
         first = new.errors[0]
         raise InputError(f"the updated window would be invalid: {first.message}", path=compat.shown)
     default_moved = (new.default.line, *_fork(new.default)) != (compat.default.line, *_fork(compat.default))
-    written: list[str] = [compat.shown]
-    with locked(compat.root):
-        atomic_write(compat.path, new_text.encode())
-        try:
-            if default_moved and new.manifest_path().is_file():
-                pin_manifest(new, new.default)
-                written.append(new.settings.manifest)
-        except VlineError:
-            atomic_write(compat.path, old_text.encode())
-            raise
-        template = compat.root / TEMPLATE
-        if template.is_file():
-            before = template.read_text(encoding="utf-8")
-            after = rewrite_args(before, new.default.build_env(new.settings))
-            if after != before:
-                atomic_write(template, after.encode())
-                written.append(TEMPLATE)
+    manifest = new.manifest_path()
+    pins = default_moved and manifest.is_file()
 
     primary = _primary(plan)
     line = next((ln for ln in new.lines if ln.line == primary.line), None)
@@ -95,29 +104,61 @@ def run_plan(compat: compat_mod.Compat, plan: window.Plan) -> None:
     if orphaned:
         summary["orphaned_goldens"] = ",".join(orphaned)
         notes.append(f"goldens of {', '.join(orphaned)} are no longer in the window: 'vline golden prune' removes them")
-    notes.append(f"wrote {', '.join(written)}")
-    _report(summary, plan.changes, notes)
+    rows = _rows(plan.changes)
+
+    with locked(compat.root):
+        template = template_text(new)
+        writes_template = template is not None and template[1] != template[2]
+        files = [compat.path]
+        written = [compat.shown]
+        if pins:
+            files += [manifest, cargo.lock_path(manifest)]
+            written.append(new.settings.manifest)
+        if writes_template:
+            files.append(template[0])
+            written.append(TEMPLATE)
+        notes.append(f"wrote {', '.join(written)}")
+        several = len(written) > 1
+        if several:  # killed between two of these writes, the rerun must be able to finish the job
+            journal.begin(compat.root, kind="release", key=key, files=files,
+                          lock=cargo.lock_path(manifest) if pins else None, after={compat.path: new_text.encode()},
+                          summary=summary, notes=notes, rows=rows)
+        atomic_write(compat.path, new_text.encode())
+        try:
+            if pins:
+                pin_manifest(new, new.default)
+        except VlineError:
+            atomic_write(compat.path, old_text.encode())
+            if several:
+                journal.end(compat.root)
+            raise
+        if writes_template:
+            atomic_write(template[0], template[2].encode())
+        _report(summary, rows, notes)
+        if several or finished:  # the summary is out before the journal goes: a kill in between reprints it
+            emit.flush()
+            sys.stdout.flush()
+            journal.end(compat.root)
 
 
-def _report(summary: dict[str, str], changes: list[window.Change], notes: list[str]) -> None:
+def _report(summary: dict[str, str], rows: list[list[str]], notes: list[str]) -> None:
     emit.kv(summary)
     for n in notes:
         ui.note(f"vline: {n}")
     emit.set_outputs(summary)
-    if changes:
-        emit.summary_table("vline: window updated", ["change", "line", "values"],
-                             [[c.op, c.line, ", ".join(f"{k}={v}" for k, v in c.values.items())] for c in changes])
+    if rows:
+        emit.summary_table("vline: window updated", ["change", "line", "values"], rows)
 
 
 def watch(compat_path: str | None, what: str, url: str | None, tags_file: Path | None) -> None:
-    compat = compat_mod.load(compat_path, project=True)
+    compat, finished = _start(compat_path, f"watch {what}")
     remote = _remote(compat, url, tags_file)
     plan = window.watch_rc(compat, remote) if what == "rc" else window.watch_stable(compat, remote)
-    run_plan(compat, plan)
+    run_plan(compat, plan, f"watch {what}", finished)
 
 
 def roll(compat_path: str | None, tag: str, rev: str | None, url: str | None, tags_file: Path | None) -> None:
-    compat = compat_mod.load(compat_path, project=True)
+    compat, finished = _start(compat_path, f"roll {tag}")
     if rev is None:
         remote = _remote(compat, url, tags_file)
         if tag not in remote.tags:
@@ -125,11 +166,11 @@ def roll(compat_path: str | None, tag: str, rev: str | None, url: str | None, ta
         rev = remote.tags[tag]
     else:
         compat_mod.checked_rev(rev)
-    run_plan(compat, window.roll(compat, tag, rev))
+    run_plan(compat, window.roll(compat, tag, rev), f"roll {tag}", finished)
 
 
 def bump_nightly(compat_path: str | None, rev: str | None, url: str | None, tags_file: Path | None) -> None:
-    compat = compat_mod.load(compat_path, project=True)
+    compat, finished = _start(compat_path, "bump nightly")
     if rev is None:
         remote = _remote(compat, url, tags_file)
         if remote.head is None:
@@ -137,5 +178,5 @@ def bump_nightly(compat_path: str | None, rev: str | None, url: str | None, tags
         rev = remote.head
     else:
         compat_mod.checked_rev(rev)
-    run_plan(compat, window.bump_nightly(compat, rev))
+    run_plan(compat, window.bump_nightly(compat, rev), "bump nightly", finished)
 
