@@ -1,12 +1,17 @@
-"""S3 through boto3: the client is made only when a request is needed (a warm cache makes none);
-transfers go through boto3's transfer manager, several objects at once. Endpoint and credentials
-come from the normal AWS chain (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, profiles, ...).
+"""S3 through boto3: the client is made only when a request is needed (a warm cache makes none).
+Downloads are ranged GETs run by our own threads, hashed as the bytes arrive (`S3.download`); uploads go
+through boto3's transfer manager. Endpoint and credentials come from the normal AWS chain
+(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, profiles, ...).
 
-Nothing here trusts ETags or S3 checksums: callers hash what they receive.
+Nothing here trusts ETags or S3 checksums: downloads return the sha256 of the bytes received.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
+import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -15,6 +20,14 @@ from ..errors import EnvironmentFailure, InputError
 from ..fsio import describe, is_local_failure
 
 MAX_ATTEMPTS = 4  # botocore's standard retry mode: 5xx, throttling and connection errors
+# Chosen with `benchmarks/fetch.py --sweep` against moto, which reads the whole object for every ranged
+# GET, so each extra part costs a full read (3 x 512 MiB: 1.8 s in one GET each, 4.5 s in 256 MiB parts,
+# 6.1 s in 64 MiB ones, 56 s in 8 MiB ones); 4, 8 or 12 GETs in flight fetch 12 x 32 MiB alike. Real S3
+# serves a range for the cost of its bytes: there, smaller parts may pay off for a single large object.
+CONCURRENCY = 8  # GETs in flight (threads, pooled connections)
+PART_SIZE = 512 << 20  # an object larger than this comes as ranged GETs of this size, in parallel
+CHUNK = 512 << 10  # bytes per read: Python's per-call cost vanishes, and the chunk is still in cache to hash
+AHEAD = 64 << 20  # bytes of later parts held in memory until the hash reaches them, over all objects
 
 
 class Location(NamedTuple):
@@ -62,32 +75,56 @@ class Missing(Exception):
     pass
 
 
+class Changed(Exception):
+    """The object changed while its parts were downloaded."""
+
+
+class Fetched(NamedTuple):
+    sha256: str
+    size: int
+
+
 class S3:
-    def __init__(self, concurrency: int = 8) -> None:
-        self.concurrency = concurrency
+    def __init__(self, concurrency: int | None = None, part_size: int | None = None) -> None:
+        self.concurrency = concurrency or CONCURRENCY
+        self.part_size = part_size or PART_SIZE
         self._client = None
+        self._lock = threading.Lock()
         self.requests = 0
 
     @property
     def client(self):
         if self._client is None:
-            import boto3
+            import botocore.session
             from botocore.config import Config
 
-            cfg = Config(retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"}, connect_timeout=5,
-                         read_timeout=60, max_pool_connections=max(10, self.concurrency * 2))
-            self._client = boto3.session.Session().client("s3", config=cfg)
+            opts = dict(retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"}, connect_timeout=5,
+                        read_timeout=60, max_pool_connections=max(10, self.concurrency))
+            try:  # we hash every byte with sha256: botocore's CRC of whole-object GETs would be wasted CPU
+                cfg = Config(**opts, response_checksum_validation="when_required")
+            except TypeError:  # botocore < 1.36 has no such option (and no such check)
+                cfg = Config(**opts)
+            # botocore's own session: the client boto3 would make, without importing boto3's resource layer
+            self._client = botocore.session.Session().create_client("s3", config=cfg)
             self._client.meta.events.register("before-send.s3", self._count)
         return self._client
 
     def _count(self, **_kw) -> None:
-        self.requests += 1
+        with self._lock:
+            self.requests += 1
+
+    def download(self, jobs: list[tuple[Location, Path | None]],
+                 progress: Callable[[int, int], None] | None = None) -> dict[int, Fetched | BaseException]:
+        """Fetch each (location, path) at once, path None to hash only; per job the sha256 and size of the
+        bytes received, or the error. Every byte is hashed once, as it arrives, and never read back."""
+        if not jobs:
+            return {}
+        return _Download(self.client, self.concurrency, self.part_size, progress).run(jobs)
 
     def manager(self):
         from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
-        # Objects under 64 MiB in one GET each, in parallel across objects: against a 12 x 32 MiB set this
-        # halved the requests and took 1.6 s instead of 2.5 s (benchmarks/fetch.py).
+        # uploads only (downloads are `download`): objects over 64 MiB go up in 8 MiB parts
         cfg = TransferConfig(max_concurrency=self.concurrency, multipart_threshold=64 << 20,
                              multipart_chunksize=8 << 20, num_download_attempts=MAX_ATTEMPTS + 1)
         return create_transfer_manager(self.client, cfg)
@@ -157,3 +194,192 @@ def translate(e: BaseException, loc: Location) -> BaseException:
     if isinstance(e, (BotoCoreError, OSError)) or type(e).__module__.startswith("s3transfer"):
         return Unreachable(f"{loc}: S3 unreachable after retries ({type(e).__name__}: {e})")
     return e
+
+
+# --- downloads: ranged GETs written in place, hashed in order as they arrive -----------------------------
+#
+# The first GET of an object asks for its first part and learns the size from Content-Range; the other
+# parts are then queued, each on its own GET. Every part is written where it belongs (pwrite into a
+# preallocated file). sha256 must see the bytes in order: a chunk at the hashed prefix's end is hashed
+# at once (then any held chunks that follow it); a chunk further on is held in memory, up to AHEAD bytes
+# over all objects, after which its reader pauses (its socket fills and the server waits). Parts run in
+# the order they were queued, so the part at each object's hashed end is always running and never
+# pauses: the held chunks always drain.
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+class _Abandoned(Exception):
+    """Another part of the object failed, or the run was interrupted: stop quietly."""
+
+
+class _Object:
+    def __init__(self, i: int, loc: Location, path: Path | None) -> None:
+        self.i, self.loc, self.path = i, loc, path
+        self.fd = -1
+        self.size = -1
+        self.sha = hashlib.sha256()
+        self.hashed = 0  # the length of the prefix hashed so far
+        self.held: dict[int, bytes] = {}  # offset -> chunk received ahead of the hash
+        self.parts = 1  # parts not finished; the first part adds the others
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+
+class _Download:
+    def __init__(self, client, workers: int, part_size: int, progress: Callable[[int, int], None] | None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
+        self.client, self.part_size = client, part_size
+        self.progress = progress or (lambda i, n: None)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="vline-s3")  # FIFO: parts run in order
+        self.cv = threading.Condition()
+        self.ahead = 0
+        self.stop = False
+        # what s3transfer retries too: a stream cut or stalled mid-body (botocore retried the request itself)
+        self.retryable = (ReadTimeoutError, ResponseStreamingError, IncompleteReadError, ConnectionError,
+                          TimeoutError)
+
+    def run(self, jobs: list[tuple[Location, Path | None]]) -> dict[int, Fetched | BaseException]:
+        objs = [_Object(i, loc, path) for i, (loc, path) in enumerate(jobs)]
+        try:
+            for o in objs:
+                self.pool.submit(self._part, o, 0, self.part_size - 1, True)
+            for o in objs:
+                o.done.wait()
+        finally:
+            self.stop = True  # an interrupt: running parts stop at their next chunk
+            with self.cv:
+                self.cv.notify_all()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            for o in objs:
+                if o.fd >= 0:
+                    os.close(o.fd)
+        return {o.i: o.error if o.error is not None else Fetched(o.sha.hexdigest(), o.size) for o in objs}
+
+    def _part(self, o: _Object, start: int, end: int, first: bool = False) -> None:
+        try:
+            if o.error is None and not self.stop:
+                self._get(o, start, end, first)
+        except _Abandoned:
+            pass
+        except BaseException as e:  # noqa: BLE001 - the object reports its first failure
+            with self.cv:
+                if o.error is None:
+                    o.error = translate(e, o.loc)
+                    self.ahead -= sum(map(len, o.held.values()))
+                    o.held.clear()
+                self.cv.notify_all()
+        finally:
+            with self.cv:
+                o.parts -= 1
+                if o.parts == 0:
+                    if o.error is None and o.hashed != o.size:  # cannot happen: every chunk was fed
+                        o.error = Changed(f"{o.loc}: {o.hashed} of {o.size} bytes hashed")
+                    o.done.set()
+
+    def _get(self, o: _Object, start: int, end: int, first: bool) -> None:
+        from botocore.exceptions import ClientError, IncompleteReadError
+
+        pos, tries, ranged = start, 0, True
+        while True:
+            body = None
+            try:
+                try:
+                    kw = {"Range": f"bytes={pos}-{end}"} if ranged else {}
+                    resp = self.client.get_object(Bucket=o.loc.bucket, Key=o.loc.key, **kw)
+                except ClientError as e:  # an empty object has no byte 0: ask for all of it
+                    if first and ranged and e.response.get("Error", {}).get("Code") == "InvalidRange":
+                        ranged = False
+                        continue
+                    raise
+                body = resp["Body"]
+                got_start, got_end, total = self._extent(resp)
+                if first:
+                    end = self._sized(o, got_end, total)
+                    first = False
+                elif total != o.size:
+                    raise Changed(f"{o.loc} changed during the download ({o.size} bytes, now {total})")
+                if got_start != pos or got_end != end:
+                    raise Changed(f"{o.loc}: asked for bytes {pos}-{end}, got {got_start}-{got_end}")
+                while pos <= end:
+                    if o.error is not None or self.stop:
+                        raise _Abandoned
+                    data = body.read(min(CHUNK, end + 1 - pos))
+                    if not data:
+                        raise IncompleteReadError(actual_bytes=pos - got_start, expected_bytes=end + 1 - got_start)
+                    if o.fd >= 0:
+                        self._write_at(o, data, pos)
+                    self._feed(o, pos, data)
+                    pos += len(data)
+                    self.progress(o.i, len(data))
+                return
+            except self.retryable:
+                tries += 1
+                if tries > MAX_ATTEMPTS:
+                    raise
+            finally:
+                if body is not None and pos <= end:
+                    body.close()  # a cut or abandoned stream: its connection is not reused
+
+    @staticmethod
+    def _extent(resp) -> tuple[int, int, int]:
+        """(first byte, last byte, object size) of a GET's answer."""
+        length = int(resp["ContentLength"])
+        m = _CONTENT_RANGE.fullmatch(resp.get("ContentRange") or "")
+        if m is None:  # the whole object (an unranged GET, or a server that ignores Range)
+            return 0, length - 1, length
+        first, last, total = map(int, m.groups())
+        if last - first + 1 != length:
+            raise Changed(f"Content-Range {resp['ContentRange']} disagrees with Content-Length {length}")
+        return first, last, total
+
+    def _sized(self, o: _Object, first_end: int, total: int) -> int:
+        """The first answer told the size: make the file and queue the other parts; returns this part's end."""
+        o.size = total
+        if o.path is not None:
+            o.fd = os.open(o.path, _CREATE, 0o644)
+            if total and hasattr(os, "posix_fallocate"):
+                try:  # a full disk fails here, before any byte is fetched
+                    os.posix_fallocate(o.fd, 0, total)
+                except OSError as e:
+                    if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                        raise
+        starts = range(first_end + 1, total, self.part_size)
+        with self.cv:
+            o.parts += len(starts)
+        for s in starts:
+            self.pool.submit(self._part, o, s, min(s + self.part_size, total) - 1)
+        return first_end
+
+    def _write_at(self, o: _Object, data: bytes, pos: int) -> None:
+        if hasattr(os, "pwrite"):
+            os.pwrite(o.fd, data, pos)
+            return
+        with self.cv:  # no pwrite (Windows): seek and write under the lock
+            os.lseek(o.fd, pos, os.SEEK_SET)
+            os.write(o.fd, data)
+
+    def _feed(self, o: _Object, pos: int, data: bytes) -> None:
+        with self.cv:
+            while pos != o.hashed:
+                if o.error is not None or self.stop:
+                    raise _Abandoned
+                if self.ahead + len(data) <= AHEAD:
+                    o.held[pos] = data
+                    self.ahead += len(data)
+                    return
+                self.cv.wait()
+        while True:  # at the hashed end: only this thread can be here for this object
+            o.sha.update(data)
+            with self.cv:
+                o.hashed += len(data)
+                data = o.held.pop(o.hashed, None)
+                if data is not None:
+                    self.ahead -= len(data)
+                self.cv.notify_all()
+                if data is None:
+                    return

@@ -116,36 +116,34 @@ def fetch(goldens: list[Golden], bucket: s3mod.BucketUrl | None, outcome: Outcom
     if not todo:
         return ready
     tmp_dir = gmod.tmp_dir()
-    jobs, owners = [], []
+    jobs: list[tuple[s3mod.Location, Path]] = []
+    owners: list[Golden] = []
     for sha, g in todo.items():
         try:
             loc = s3mod.locate(bucket, g.bucket_path)
         except InputError as e:
             outcome.failures[g] = e.message
             continue
-        jobs.append(("download", loc, tmp_dir / f"{sha}.{uuid.uuid4().hex}.part"))
+        jobs.append((loc, tmp_dir / f"{sha}.{uuid.uuid4().hex}.part"))
         owners.append(g)
     client = s3mod.S3()
     with ui.transfer_progress([_label(g) for g in owners]) as advance:
-        results = client.transfer(jobs, advance) if jobs else {}
+        results = client.download(jobs, advance)  # hashed as the bytes arrive: no second read
     outcome.requests += client.requests
-    for i, g in enumerate(owners):
-        tmp = jobs[i][2]
-        err = results.get(i)
+    for i, ((loc, tmp), g) in enumerate(zip(jobs, owners)):
+        got = results[i]
         try:
-            if isinstance(err, EnvironmentFailure):  # S3 unreachable, disk full: exit 3
-                outcome.unreachable[g] = err.message
-            elif isinstance(err, s3mod.Missing):
-                outcome.failures[g] = str(err)
-            elif err is not None:
-                outcome.failures[g] = getattr(err, "message", str(err))
+            if isinstance(got, EnvironmentFailure):  # S3 unreachable, disk full: exit 3
+                outcome.unreachable[g] = got.message
+            elif isinstance(got, s3mod.Missing):
+                outcome.failures[g] = str(got)
+            elif isinstance(got, BaseException):
+                outcome.failures[g] = getattr(got, "message", str(got))
+            elif got.sha256 != g.sha256:
+                outcome.failures[g] = f"sha256 mismatch: the object at {loc} hashes to {got.sha256}"
             else:
-                got = gmod.sha256_file(tmp)
-                if got != g.sha256:
-                    outcome.failures[g] = f"sha256 mismatch: the object at {jobs[i][1]} hashes to {got}"
-                else:
-                    ready[g.sha256] = gmod.admit(tmp, g.sha256)  # only verified bytes enter the cache
-                    outcome.downloaded += 1
+                ready[g.sha256] = gmod.admit(tmp, g.sha256)  # only verified bytes enter the cache
+                outcome.downloaded += 1
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -270,16 +268,11 @@ def upload(compat_path: str | None, line: str | None, bucket: str | None, force:
 
 
 def _remote_sha(client: s3mod.S3, loc: s3mod.Location) -> str:
-    """Hash the object's bytes (never its ETag): download to a temp file and hash it."""
-    tmp = gmod.tmp_dir() / f"cmp.{uuid.uuid4().hex}.part"
-    try:
-        err = client.transfer([("download", loc, tmp)]).get(0)
-        if err is not None:
-            raise err
-        return gmod.sha256_file(tmp)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    """Hash the object's bytes (never its ETag) as they arrive; nothing is written."""
+    got = client.download([(loc, None)])[0]
+    if isinstance(got, BaseException):
+        raise got
+    return got.sha256
 
 
 # --- list / prune ---------------------------------------------------------------------------------
