@@ -188,11 +188,13 @@ def render(line, template, image, compat):
     cmd.render_cmd(_c(compat), line, template, image)
 
 
-def build(lines, image, template, push, report, bake, jobs, committed, as_json, compat):
+def build(lines, image, template, push, report, bake, docker, target, secret, cache, jobs, committed, as_json,
+          compat):
     _json(as_json)
     from .commands import build as cmd
 
-    cmd.run(_c(compat), lines or [], image, template, push, report, bake, jobs, committed)
+    cmd.run(_c(compat), lines or [], image, template, push, report, bake, jobs, committed, docker=docker,
+            cache=cache, secrets=secret or [], target=target)
 
 
 def init(manifest, crate, remote, tags_file, max_stable, github, as_json):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,15 +29,43 @@ class Result:
         return (errors or lines or [f"exit code {self.returncode}"])[0]
 
 
-def run(args: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, str] | None = None,
-        extra_env: Mapping[str, str] | None = None) -> Result:
-    """Run to completion capturing output; a missing program is an environment failure (exit 3)."""
+def _prepare(args: Sequence[str], env: Mapping[str, str] | None,
+             extra_env: Mapping[str, str] | None) -> tuple[list[str], dict[str, str]]:
     exe = shutil.which(args[0])
     if exe is None:
         raise EnvironmentFailure(f"'{args[0]}' was not found on PATH")
     full_env = dict(os.environ if env is None else env)
     if extra_env:
         full_env.update(extra_env)
-    proc = subprocess.run([exe, *args[1:]], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
+    return [exe, *args[1:]], full_env
+
+
+def run(args: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, str] | None = None,
+        extra_env: Mapping[str, str] | None = None) -> Result:
+    """Run to completion capturing output; a missing program is an environment failure (exit 3)."""
+    argv, full_env = _prepare(args, env, extra_env)
+    proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     return Result(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+
+
+def stream(args: Sequence[str], on_line: Callable[[str], None], *, cwd: str | Path | None = None,
+           env: Mapping[str, str] | None = None, extra_env: Mapping[str, str] | None = None,
+           keep: int = 200) -> Result:
+    """Run to completion, handing each line of its output (stdout and stderr merged, in order) to `on_line`
+    as it comes. The Result's stderr holds the last `keep` lines, for error messages: a build's log can be
+    far larger than memory should hold."""
+    argv, full_env = _prepare(args, env, extra_env)
+    tail: deque[str] = deque(maxlen=keep)
+    with subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, errors="replace") as p:
+        assert p.stdout is not None
+        try:
+            for raw in p.stdout:
+                line = raw.rstrip("\r\n")
+                tail.append(line)
+                on_line(line)
+        except BaseException:
+            p.kill()  # interrupted, or the callback failed: leave no process behind
+            raise
+        code = p.wait()
+    return Result(tuple(args), code, "", "\n".join(tail) + ("\n" if tail else ""))
