@@ -265,8 +265,21 @@ def build(lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...
           bake: Annotated[Optional[Path], typer.Option("--bake", metavar="FILE",
                                                        help="Write a docker buildx bake file instead of building.")]
           = None,
+          docker: Annotated[Optional[str], typer.Option(
+              "--docker", metavar="PATH", envvar="VLINE_DOCKER",
+              help="The docker client to build with (default: docker on PATH); it needs buildx or BuildKit.")]
+          = None,
+          target: Annotated[Optional[str], typer.Option("--target", metavar="STAGE",
+                                                        help="Build this stage of a multi-stage Dockerfile.")]
+          = None,
+          secret: Annotated[Optional[list[str]], typer.Option(
+              "--secret", metavar="id=ID,src=PATH", help="A build secret (RUN --mount=type=secret); repeatable.")]
+          = None,
+          cache: Annotated[Optional[str], typer.Option(
+              "--cache", metavar="BACKEND", help="The bake file's cache: gha, registry, local or none "
+                                                 "(default: gha under GitHub Actions, else none).")] = None,
           jobs: JobsOpt = 1, committed: CommittedOpt = False, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
-    """Build each line's image in its own pinned checkout with the Docker engine."""
+    """Build each line's image in its own pinned checkout with BuildKit."""
     return _run(invoke.build, locals())
 
 
@@ -283,6 +296,68 @@ def init(manifest: Annotated[Optional[Path], typer.Option("--manifest", metavar=
          as_json: JsonOpt = False) -> None:
     """Write a commented compat.toml for this project from its Cargo manifest and the upstream's tags."""
     return _run(invoke.init, locals())
+
+
+# --- capture: golden-capture Jobs for Kubernetes (Kueue); commands live in vline/commands/capture.py ---
+capture_app = typer.Typer(help="Golden-capture Jobs for Kubernetes (Kueue) from the capture matrix.",
+                          no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(capture_app, name="capture")
+CaptureOpt = Annotated[Optional[str], typer.Option(
+    "--capture", metavar="PATH", help="The capture matrix (default: $VLINE_CAPTURE, else capture.toml beside "
+                                      "compat.toml).")]
+TargetsArg = Annotated[Optional[list[str]], typer.Argument(metavar="[NAME...]", help="Capture targets.")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every capture target.")]
+CaptureLineOpt = Annotated[Optional[list[str]], typer.Option("--line", metavar="LINE",
+                                                             help="The targets of this line (or tag); repeatable.")]
+
+
+@capture_app.command("list")
+def capture_list(capture: CaptureOpt = None, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
+    """List the capture targets with their line, scenario and config_hash."""
+    from .commands import capture as cmd
+
+    cmd.list_cmd(invoke._c(compat), capture, as_json)
+
+
+@capture_app.command("render")
+def capture_render(names: TargetsArg = None, everything: AllOpt = False, line: CaptureLineOpt = None,
+                   capture: CaptureOpt = None, compat: CompatOpt = None) -> None:
+    """Print one Kubernetes Job per target as multi-document YAML."""
+    from .commands import capture as cmd
+
+    cmd.render(invoke._c(compat), capture, names or [], everything, line or [])
+
+
+@capture_app.command("verify-images")
+def capture_verify_images(
+    lines: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...]", help="Lines or tags (default: all).")]
+    = None, capture: CaptureOpt = None, as_json: JsonOpt = False, compat: CompatOpt = None,
+) -> None:
+    """Resolve each engine image in its registry; refuse a single-platform digest where the tag is a multi-arch index."""
+    invoke._json(as_json)
+    from .commands import capture as cmd
+
+    return _run(cmd.verify_images, {"compat_path": invoke._c(compat), "capture_path": capture, "lines": lines or []})
+
+
+@capture_app.command("submit")
+def capture_submit(
+    names: TargetsArg = None, everything: AllOpt = False, line: CaptureLineOpt = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Delete and recreate a Job whose spec differs.")] = False,
+    kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", metavar="PATH",
+                                                      help="kubeconfig (default: $KUBECONFIG, ~/.kube/config, "
+                                                           "else in-cluster).")] = None,
+    context: Annotated[Optional[str], typer.Option("--context", metavar="NAME", help="kubeconfig context.")] = None,
+    capture: CaptureOpt = None, as_json: JsonOpt = False, compat: CompatOpt = None,
+) -> None:
+    """Create the targets' Jobs through the Kubernetes API; an identical Job is left, a different one refused."""
+    invoke._json(as_json)
+    from .commands import capture as cmd
+
+    return _run(cmd.submit, {"compat_path": invoke._c(compat), "capture_path": capture, "names": names or [],
+                             "everything": everything, "lines": line or [], "replace": replace,
+                             "kubeconfig": kubeconfig, "context": context})
+# --- end capture ---
 
 
 _VALUE_OPTIONS = {"--compat"}  # global options that take a value
