@@ -151,9 +151,14 @@ def test_add_refuses_a_duplicate_workload_and_accepts_any_version_on_nightly(pro
     make_trace(proj / "a.jsonl")
     vline("golden", "add", "a.jsonl", "--line", "0.22", "--workload", "chat", cwd=proj, env=env, check_code=0)
     before = snapshot(proj)
-    res = vline("golden", "add", "a.jsonl", "--line", "0.22", "--workload", "chat", cwd=proj, env=env, check_code=1)
-    assert "already has workload 'chat'" in res.stderr
+    # the same trace again (a rerun after an interrupted add, say): already there, nothing changes
+    vline("golden", "add", "a.jsonl", "--line", "0.22", "--workload", "chat", cwd=proj, env=env, check_code=0)
     assert snapshot(proj) == before
+    make_trace(proj / "b.jsonl", records=7)  # other bytes, same workload name
+    before = snapshot(proj)
+    res = vline("golden", "add", "b.jsonl", "--line", "0.22", "--workload", "chat", cwd=proj, env=env, check_code=1)
+    assert "already has workload 'chat'" in res.stderr
+    assert snapshot(proj) == before  # nothing staged either
     make_trace(proj / "n.jsonl", vllm_version="0.24.0.dev12+gabc")
     vline("golden", "add", "n.jsonl", "--line", "nightly", cwd=proj, env=env, check_code=0)
     assert {(e["line"], e["workload"]) for e in manifest_entries(proj)} == {("0.22", "chat"), ("nightly", "n")}

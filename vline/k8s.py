@@ -11,6 +11,7 @@ import json
 
 from . import capture
 from .capture import Target
+from .extras import need
 
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 SPEC_ANNOTATION = "vline/spec-sha256"  # what submit compares: the Job as rendered, suspend aside
@@ -123,6 +124,7 @@ def spec_digest(doc: dict) -> str:
 
 def to_yaml(docs: list[dict]) -> str:
     """Multi-document YAML, deterministic: keys in the order built, no line folding."""
+    need("yaml", "capture")
     import yaml
 
     return yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False, explicit_start=True,

@@ -41,10 +41,12 @@ def _prepare(args: Sequence[str], env: Mapping[str, str] | None,
 
 
 def run(args: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, str] | None = None,
-        extra_env: Mapping[str, str] | None = None) -> Result:
-    """Run to completion capturing output; a missing program is an environment failure (exit 3)."""
+        extra_env: Mapping[str, str] | None = None, errors: str = "replace") -> Result:
+    """Run to completion capturing output; a missing program is an environment failure (exit 3).
+    `errors="surrogateescape"` keeps undecodable bytes (file names) round-trippable."""
     argv, full_env = _prepare(args, env, extra_env)
-    proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, errors=errors,
+                          stdin=subprocess.DEVNULL)
     return Result(tuple(args), proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -153,18 +153,25 @@ def decode(raw: bytes, shown: str) -> str:
         raise InputError(f"not valid UTF-8 (byte 0x{raw[e.start]:02x})", path=shown, line=line) from None
 
 
-def read(path: Path, shown: str | None = None) -> TomlFile:
-    """Read and parse; a missing, unreadable, non-UTF-8 or malformed file is an InputError (exit 2)."""
+def read_text(path: Path, shown: str | None = None, what: str = "a text file") -> str:
+    """A text file vline reads: missing, unreadable, a folder, non-UTF-8 or with a BOM is an InputError (exit 2).
+    Line ends are kept as they are (CRLF included): edits write back the bytes they did not change."""
     shown = shown or str(path)
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError("file not found", path=shown) from None
     except IsADirectoryError:
-        raise InputError("is a directory, not a TOML file", path=shown) from None
+        raise InputError(f"is a directory, not {what}", path=shown) from None
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", path=shown) from None
-    return parse_text(decode(raw, shown), Path(path), shown)
+    return decode(raw, shown)
+
+
+def read(path: Path, shown: str | None = None) -> TomlFile:
+    """Read and parse; a missing, unreadable, non-UTF-8 or malformed file is an InputError (exit 2)."""
+    shown = shown or str(path)
+    return parse_text(read_text(path, shown, "a TOML file"), Path(path), shown)
 
 
 def deepest_line(text: str) -> int:

@@ -1,4 +1,4 @@
-"""Upstream state through GitPython: release tags (peeled to commits) and the default branch's HEAD."""
+"""Upstream state through the git CLI: release tags (peeled to commits) and the default branch's HEAD."""
 from __future__ import annotations
 
 import os
@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from .. import versions
+from .. import proc, versions
 from ..errors import EnvironmentFailure, InputError
 from ..fsio import TMP_SUFFIX, describe, under
+from ..tomlfile import read_text, split_lines
 
 RETRIES = (0.2, 0.5)  # seconds between attempts
 
@@ -25,7 +26,7 @@ def parse_ls_remote(text: str, source: str) -> Remote:
     tags: dict[str, str] = {}
     peeled: dict[str, str] = {}
     head = None
-    for no, raw in enumerate(text.splitlines(), start=1):
+    for no, raw in enumerate(split_lines(text), start=1):
         if not raw.strip():
             continue
         sha, _, ref = raw.strip().partition("\t")
@@ -55,28 +56,19 @@ def parse_ls_remote(text: str, source: str) -> Remote:
 
 def ls_remote(url: str) -> Remote:
     """Tags and HEAD of `url` (any URL git understands, file:// included), retried on failure."""
-    from git.cmd import Git
-    from git.exc import GitCommandError
-
     last = ""
     for delay in (*RETRIES, None):
-        try:
-            out = Git().ls_remote(url, "HEAD", "refs/tags/*")
-            return parse_ls_remote(out, url)
-        except GitCommandError as e:
-            lines = [ln.strip().removeprefix("stderr:").strip(" '") for ln in str(e.stderr or e).splitlines()]
-            last = next((ln for ln in lines if ln.startswith("fatal:")), lines[0] if lines else str(e))
-            if delay is not None:
-                time.sleep(delay)
+        r = proc.run(["git", "ls-remote", url, "HEAD", "refs/tags/*"], extra_env=NO_PROMPT)
+        if r.ok:
+            return parse_ls_remote(r.stdout, url)
+        last = _fatal(r.stderr, r.returncode)
+        if delay is not None:
+            time.sleep(delay)
     raise EnvironmentFailure(f"git ls-remote {url} failed: {last}")
 
 
 def read_dump(path: Path) -> Remote:
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path=str(path)) from None
-    return parse_ls_remote(text, str(path))
+    return parse_ls_remote(read_text(path, what="a 'git ls-remote' dump"), str(path))
 
 
 # --- isolated checkouts -------------------------------------------------------------------------
@@ -85,18 +77,19 @@ NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0"}  # a fetch asking for a password would 
 
 
 def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    from git.cmd import Git
-    from git.exc import GitCommandError
+    # -C: never the current folder by accident (a clean there would hit the user's tree)
+    r = proc.run(["git", "-C", str(cwd), *args], extra_env=env, errors="surrogateescape")
+    if r.ok:
+        return r.stdout
+    command = list(args)
+    while command and command[0].startswith("-"):  # name the subcommand, not git's own options
+        command = command[2:] if command[0] == "-c" else command[1:]
+    raise EnvironmentFailure(f"git {' '.join(command[:2])} failed in {cwd}: {_fatal(r.stderr, r.returncode)}")
 
-    try:  # -C: GitPython runs in the current folder when cwd is missing; a clean there would hit the user's
-        return Git(str(cwd)).execute(["git", "-C", str(cwd), *args], strip_newline_in_stdout=False, env=env)
-    except GitCommandError as e:
-        lines = [ln.strip().removeprefix("stderr:").strip(" '") for ln in str(e.stderr or e).splitlines()]
-        command = list(args)
-        while command and command[0].startswith("-"):  # name the subcommand, not git's own options
-            command = command[2:] if command[0] == "-c" else command[1:]
-        raise EnvironmentFailure(f"git {' '.join(command[:2])} failed in {cwd}: "
-                                 f"{next((ln for ln in lines if ln), str(e))}") from None
+
+def _fatal(stderr: str, code: int) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    return next((ln for ln in lines if ln.startswith(("fatal:", "error:"))), lines[0] if lines else f"exit code {code}")
 
 
 def toplevel(path: Path) -> Path:

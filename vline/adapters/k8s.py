@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import EnvironmentFailure, InputError, Refused
+from ..extras import need
 from ..k8s import SPEC_ANNOTATION
 
 DELETE_WAIT = 120.0  # seconds --replace waits for the old Job to be gone
@@ -21,10 +22,7 @@ class Existing(NamedTuple):
 
 
 def _client_module():
-    try:
-        import kubernetes  # noqa: F401
-    except ImportError:
-        raise EnvironmentFailure("the kubernetes client is not installed: pip install 'vline[capture]'") from None
+    need("kubernetes", "capture")
     from kubernetes import client, config
 
     return client, config

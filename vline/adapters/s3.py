@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from ..errors import EnvironmentFailure, InputError
 from ..fsio import describe, is_local_failure
+from ..extras import need
 
 MAX_ATTEMPTS = 4  # botocore's standard retry mode: 5xx, throttling and connection errors
 # Chosen with `benchmarks/fetch.py --sweep` against moto, which reads the whole object for every ranged
@@ -95,6 +96,7 @@ class S3:
     @property
     def client(self):
         if self._client is None:
+            need("botocore", "s3")
             import botocore.session
             from botocore.config import Config
 
@@ -122,6 +124,7 @@ class S3:
         return _Download(self.client, self.concurrency, self.part_size, progress).run(jobs)
 
     def manager(self):
+        need("boto3", "s3")
         from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
         # uploads only (downloads are `download`): objects over 64 MiB go up in 8 MiB parts

@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .. import checkouts, emit, template, ui
+from .. import cargo_toml, checkouts, emit, template, tomlfile, ui
 from .. import compat as compat_mod
 from ..adapters.git import origin_url
 from ..errors import InputError, Refused, VlineError
@@ -25,10 +25,10 @@ RENDERED = "Dockerfile.vline"  # written into each line's checkout, never into t
 
 def _template(compat: compat_mod.Compat, given: Path | None) -> tuple[str, str]:
     path = given or compat.root / TEMPLATE
-    try:
-        return path.read_text(encoding="utf-8"), os.path.relpath(path)
-    except FileNotFoundError:
-        raise InputError("file not found (pass --template PATH)", path=os.path.relpath(path)) from None
+    shown = os.path.relpath(path)
+    if not path.exists():
+        raise InputError("file not found (pass --template PATH)", path=shown)
+    return tomlfile.read_text(path, shown, "a Dockerfile template"), shown
 
 
 def render_cmd(compat_path: str | None, line: str, template_path: Path | None, image: str | None) -> None:
@@ -38,14 +38,11 @@ def render_cmd(compat_path: str | None, line: str, template_path: Path | None, i
 
 
 def package_version(manifest: Path) -> str | None:
+    """The checkout's package version for an image tag; None when it cannot be read (the tag is then omitted)."""
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        return cargo_toml.package_version(tomllib.loads(manifest.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
-    for table in (data.get("workspace", {}).get("package", {}), data.get("package", {})):
-        if isinstance(table.get("version"), str):
-            return table["version"]
-    return None
 
 
 def image_tags(image: str, line: compat_mod.Line, version: str | None) -> list[str]:

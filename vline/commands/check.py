@@ -12,7 +12,7 @@ from ..findings import Collector, Finding
 
 
 def _line_of(text: str, needle: str, fallback: int = 1) -> int:
-    for no, raw in enumerate(text.splitlines(), start=1):
+    for no, raw in enumerate(tomlfile.split_lines(text), start=1):
         if needle in raw:
             return no
     return fallback

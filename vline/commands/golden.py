@@ -17,7 +17,7 @@ from .. import emit, tomlfile, trace, ui
 from ..adapters import s3 as s3mod
 from ..edits import manifest_edit
 from ..errors import ENVIRONMENT, NO, OK, EnvironmentFailure, InputError, Refused
-from ..fsio import atomic_write, locked
+from ..fsio import atomic_write, locked, under
 from ..manifest import Golden
 
 def manifest_of(compat: compat_mod.Compat) -> manifest_mod.Manifest:
@@ -48,7 +48,8 @@ def add(compat_path: str | None, traces: list[Path], line: str, workload: str | 
     if workload and len(traces) > 1:
         raise InputError("--workload names one trace; omit it to name each golden after its file")
     manifest = manifest_of(compat)
-    taken = {(g.line, g.workload) for g in manifest.goldens}
+    have = {(g.line, g.workload): g for g in manifest.goldens}
+    names: set[str] = set()
     prepared = []
     for path in traces:
         name = workload or path.name.removesuffix(".gz").removesuffix(".jsonl")
@@ -56,27 +57,50 @@ def add(compat_path: str | None, traces: list[Path], line: str, workload: str | 
         if problem:
             raise problem.error(path)
         refusals = gmod.provenance_problems(compat, ln.line, meta)
-        if (ln.line, name) in taken:
-            refusals.append(f"line {ln.line} already has workload {name!r}")
+        if name in names:
+            refusals.append(f"two traces would both be workload {name!r} of line {ln.line}")
         if refusals:
             raise Refused(f"refused: {'; '.join(refusals)}", path=str(path))
-        for key in ("gpu", "model"):
-            if not isinstance(meta.get(key), str):
-                raise InputError(f"meta has no {key}, which names the golden's bucket path", path=str(path))
-        taken.add((ln.line, name))
-        prepared.append((path, {"line": ln.line,
-                                "bucket_path": gmod.bucket_path(ln.tag, meta["gpu"], meta["model"], name),
-                                "config_hash": meta["config_hash"], "workload": name, "role": role}))
-    with locked(compat.root):
-        text = manifest.path.read_text(encoding="utf-8") if manifest.path.exists() else ""
-        for path, entry in prepared:
-            _, entry["sha256"] = gmod.stage(compat, path)
-            text = manifest_edit.add_entry(text, entry)
-        check = manifest_mod.parse(tomlfile.parse_text(text, manifest.path, manifest.shown))
-        if check.errors:
-            raise InputError(f"the manifest would be invalid: {check.errors[0].message}", path=manifest.shown)
-        manifest.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(manifest.path, text.encode())
+        names.add(name)
+        try:
+            for key in ("gpu", "model"):
+                if not isinstance(meta.get(key), str):
+                    raise InputError(f"meta has no {key}, which names the golden's bucket path")
+            where = gmod.bucket_path(ln.tag, meta["gpu"], meta["model"], name)
+        except InputError as e:  # a value from the trace: name the trace and its meta line
+            raise InputError(e.message, path=str(path), line=trace.meta_line(path)) from None
+        prepared.append((path, {"line": ln.line, "bucket_path": where, "config_hash": meta["config_hash"],
+                                "workload": name, "role": role}))
+    staged: list[Path] = []  # archives this run brought into the staging folder
+    written = False
+    try:
+        with locked(compat.root):
+            text = tomlfile.read_text(manifest.path, manifest.shown) if manifest.path.exists() else ""
+            folder = under(compat.root, str(gmod.STAGING), what="staging folder")
+            existing = set(folder.glob("*.jsonl.gz")) if folder.is_dir() else set()
+            added = []
+            for path, entry in prepared:
+                dest, entry["sha256"] = gmod.stage(compat, path)
+                if dest not in existing:
+                    staged.append(dest)
+                old = have.get((ln.line, entry["workload"]))
+                if old is None:
+                    text = manifest_edit.add_entry(text, entry)
+                    added.append(entry)
+                elif any(getattr(old, k) != entry[k] for k in ("sha256", "config_hash", "role", "bucket_path")):
+                    raise Refused(f"refused: line {ln.line} already has workload {entry['workload']!r}", path=str(path))
+                # else: added before (a rerun, say after an interrupted add): nothing to change
+            if added:
+                check = manifest_mod.parse(tomlfile.parse_text(text, manifest.path, manifest.shown))
+                if check.errors:
+                    raise InputError(f"the manifest would be invalid: {check.errors[0].message}", path=manifest.shown)
+                manifest.path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(manifest.path, text.encode())
+            written = True
+    finally:
+        if not written:  # refused: take back what this run staged
+            for dest in staged:
+                dest.unlink(missing_ok=True)
     for _, e in prepared:
         emit.record({k: e[k] for k in ("line", "workload", "role", "sha256", "bucket_path")})
 
@@ -302,7 +326,7 @@ def prune(compat_path: str | None) -> None:
         emit.kv({"changed": False})
         return
     with locked(compat.root):
-        before = manifest.path.read_text(encoding="utf-8")
+        before = tomlfile.read_text(manifest.path, manifest.shown)
         text = before
         for line in gone:
             text = manifest_edit.remove_block(text, line)

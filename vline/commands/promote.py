@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import compat as compat_mod
-from .. import emit, evidence, ui
+from .. import emit, evidence, tomlfile, ui
 from ..edits import compat_edit
 from ..errors import Refused, VlineError
 from ..fsio import atomic_write, locked
@@ -48,7 +48,7 @@ def run(compat_path: str | None, lines: list[str], evidence_dir: Path | None, dr
     flips = [ln.line for ln in targets if ln.line not in refused and not ln.fidelity_validated]
     if flips and not dry_run:
         with locked(compat.root):
-            text = compat.path.read_text(encoding="utf-8")
+            text = tomlfile.read_text(compat.path, compat.shown)
             for name in flips:
                 text = compat_edit.set_values(text, name, {"fidelity_validated": True})
             atomic_write(compat.path, text.encode())

@@ -76,7 +76,7 @@ def run_plan(compat: compat_mod.Compat, plan: window.Plan, key: str = "", finish
             sys.stdout.flush()
             journal.end(compat.root, only=finished)
         return
-    old_text = compat.path.read_text(encoding="utf-8")
+    old_text = tomlfile.read_text(compat.path, compat.shown)
     new_text = apply_text(old_text, plan)
     new = compat_mod.parse(tomlfile.parse_text(new_text, compat.path, compat.shown))
     if new.errors:  # never write a window that check would reject
@@ -162,7 +162,7 @@ def roll(compat_path: str | None, tag: str, rev: str | None, url: str | None, ta
     if rev is None:
         remote = _remote(compat, url, tags_file)
         if tag not in remote.tags:
-            raise InputError(f"tag {tag} is not a release tag of {remote.source}")
+            raise InputError(f"tag {tag} is not a release tag there", path=remote.source)
         rev = remote.tags[tag]
     else:
         compat_mod.checked_rev(rev)
