@@ -184,7 +184,7 @@ def machine(tmp_path_factory):
             shutil.copy2(REPO / rel, src / rel)
     # pip works offline in the jobs: a wheelhouse of vline's dependencies, its build backend and pip
     wheels = root / "wheelhouse"
-    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels), str(src), "hatchling", "pip"],
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels), f"{src}[s3]", "hatchling", "pip"],
                          capture_output=True, text=True)
     assert res.returncode == 0, f"could not build the wheelhouse (pip's cache or PyPI needed once):\n{res.stderr}"
     # the runner's tool cache: pip, hatchling and vline's dependencies (not vline), importable by each job's Python
