@@ -139,7 +139,8 @@ def test_env_formats(project):
         "PROTOCOL_REV": "0decac0d96c42b49572498019f0a0e3600f50398",
         "PATCH_REPO": "https://github.com/wseaton/vllm.git", "PATCH_REV": "b48f2434d7f523840a74e9f4b96b4499c1323a8f",
         "FRONTEND_REPO": "https://github.com/wseaton/vllm.git",
-        "FRONTEND_REF": "b48f2434d7f523840a74e9f4b96b4499c1323a8f", "IMAGE_TAG": "vllm0.22"}
+        "FRONTEND_REF": "b48f2434d7f523840a74e9f4b96b4499c1323a8f", "IMAGE_TAG": "vllm0.22",
+        "VLLM_PIP_SPEC": "vllm==0.22.1"}
     js = json.loads(vline("env", "0.23", "--format", "json", cwd=project, check_code=0).stdout)
     assert js["FRONTEND_REPO"] == "https://github.com/vllm-project/vllm.git"
     assert js["FRONTEND_REF"] == js["PROTOCOL_REV"] and js["PATCH_REPO"] == ""

@@ -3,7 +3,18 @@ the fast path's table of the commands every CI leg calls. Do not edit; tests fai
 
 GLOBAL = ['--compat']
 
-SPEC = {'check': {'arguments': [],
+SPEC = {'caps': {'arguments': [('line', 'str', False)],
+          'defaults': {'as_json': False,
+                       'compat': None,
+                       'fmt': ('enum', 'CapsFormat', 'list'),
+                       'line': None,
+                       'write': False},
+          'options': {'--compat': ('compat', 'str', 'value'),
+                      '--format': ('fmt', 'enum:CapsFormat', 'value'),
+                      '--json': ('as_json', 'bool', 'true'),
+                      '--write': ('write', 'bool', 'true')},
+          'params': ['line', 'fmt', 'write', 'as_json', 'compat']},
+ 'check': {'arguments': [],
            'defaults': {'as_json': False, 'compat': None},
            'options': {'--compat': ('compat', 'str', 'value'), '--json': ('as_json', 'bool', 'true')},
            'params': ['as_json', 'compat']},

@@ -269,7 +269,7 @@ def locate(compat: Compat, explicit: str | os.PathLike | None = None) -> tuple[P
     chosen = explicit or os.environ.get(ENV)
     if chosen:
         return Path(chosen), str(chosen), True
-    setting = getattr(compat.settings, "capture", None) or FILENAME
+    setting = compat.settings.capture or FILENAME
     path = under(compat.root, *setting.split("/"), what="[vline].capture")
     return path, os.path.relpath(path), setting != FILENAME
 

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__, invoke
-from .invoke import Bumped, EnvFormat, Role, Watched
+from .invoke import Bumped, CapsFormat, EnvFormat, Role, Watched
 
 app = typer.Typer(
     name="vline",
@@ -84,6 +84,21 @@ def env(
 ) -> None:
     """Print LINE's build variables: tag, target env, frontend repo/ref, image tag."""
     return _run(invoke.env, locals())
+
+
+@app.command()
+def caps(
+    line: Annotated[Optional[str], typer.Argument(help="The line (default: the default line).")] = None,
+    fmt: Annotated[CapsFormat, typer.Option("--format", help="list (the cfgs on, one per line), cargo "
+                                                              "(build-script directives) or json.")]
+    = CapsFormat.list,
+    write: Annotated[bool, typer.Option("--write", help="Write the generated capability table a build.rs "
+                                                        "includes ([vline].caps_file).")] = False,
+    as_json: JsonOpt = False,
+    compat: CompatOpt = None,
+) -> None:
+    """Print the capability cfgs on for LINE ([[capability]] in compat.toml)."""
+    return _run(invoke.caps, locals())
 
 
 @app.command()

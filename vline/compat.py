@@ -8,11 +8,12 @@ from pathlib import Path
 from packaging.version import Version
 
 from . import emit, resources, tomlfile, versions
-from .errors import InputError, quote
+from .errors import InputError, one_line, quote
 from .fsio import under
 from .findings import Collector, Finding
 
 FILENAME = "compat.toml"
+TEMPLATE = "Dockerfile.template"
 REV = re.compile(r"^[0-9a-f]{40}\Z")
 URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[A-Za-z0-9._~:/?#\[\]@!&*+,;=%\-]+\Z")
 CRATE = re.compile(r"^[A-Za-z0-9_-]+\Z")
@@ -28,11 +29,20 @@ SETTINGS: dict[str, object] = {
     "max_stable": 3,
     "target_env": "VLLM_TARGET_VERSION",
     "image": "",
+    "dockerfile": "",  # "": Dockerfile.template when present, else Dockerfile
+    "caps_file": "vline_caps.rs",  # the generated capability table a build.rs includes
+    "capture": "capture.toml",  # the capture matrix (vline capture)
+    "python_index": "",  # an index of nightly vllm wheels; "": nightly installs from upstream at its rev
+    "build_args": {},  # the project's Dockerfile ARG name -> a `vline env` variable, lower case
 }
+# relative paths inside the project: (setting, the name it must end with or "", what it is)
+PATHS = {"manifest": "Cargo.toml", "caps_file": ".rs", "capture": ".toml", "dockerfile": ""}
 LINE_FIELDS: dict[str, type] = {
     "line": str, "tag": str, "protocol_rev": str, "patch_repo": str, "patch_rev": str,
-    "fidelity_validated": bool, "default": bool,
+    "fidelity_validated": bool, "default": bool, "python_requirement": str,
 }
+CFG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # a Rust cfg name (an identifier)
+CAPABILITY_FIELDS = {"name": str, "since": str, "description": str}
 REQUIRED = ("line", "tag", "protocol_rev")
 
 
@@ -67,6 +77,18 @@ class Settings(NamedTuple):
     max_stable: int
     target_env: str
     image: str
+    dockerfile: str = ""
+    caps_file: str = "vline_caps.rs"
+    capture: str = "capture.toml"
+    python_index: str = ""
+    build_args: tuple[tuple[str, str], ...] = ()
+
+
+class Capability(NamedTuple):
+    name: str
+    since: str  # "X.Y": on for that line and newer ones; "nightly": on for nightly only (the newest line)
+    description: str
+    pos: int
 
 
 class Line(NamedTuple):
@@ -79,6 +101,7 @@ class Line(NamedTuple):
     default: bool
     tracker: bool
     pos: int  # the line of its [[vllm]] header
+    python_requirement: str | None = None  # overrides vllm==<version> (python_reqs.requirement_for)
 
     @property
     def version(self) -> Version | None:
@@ -107,9 +130,12 @@ class Line(NamedTuple):
         return {**self.build_env(settings), "VLINE_LINE": self.line, "VLINE_TAG": self.tag}
 
     def build_env(self, settings: Settings) -> dict[str, str]:
-        """The line's build variables (`vline env`)."""
+        """The line's build variables (`vline env`, build args, ARG defaults), then the project's own ARG
+        names for them ([vline.build_args])."""
+        from .python_reqs import requirement_for
+
         repo, ref = self.frontend(settings)
-        return {
+        env = {
             "LINE": self.line,
             "TAG": self.tag,
             settings.target_env: self.tag,
@@ -119,7 +145,12 @@ class Line(NamedTuple):
             "FRONTEND_REPO": repo,
             "FRONTEND_REF": ref,
             "IMAGE_TAG": self.image_tag,
+            "VLLM_PIP_SPEC": requirement_for(self, settings),
         }
+        by_variable = {k.lower(): v for k, v in env.items()}
+        for arg, variable in settings.build_args:
+            env[arg] = by_variable[variable]
+        return env
 
 
 class Compat(NamedTuple):
@@ -129,6 +160,7 @@ class Compat(NamedTuple):
     lines: list[Line]  # file order
     findings: list[Finding]
     embedded: bool = False
+    capabilities: list[Capability] = []
 
     @property
     def root(self) -> Path:
@@ -167,6 +199,11 @@ class Compat(NamedTuple):
     def manifest_path(self) -> Path:
         """The Cargo manifest, refused if it (or a link on the way) leads outside the project."""
         return under(self.root, *self.settings.manifest.split("/"), what="[vline].manifest")
+
+    def dockerfile_path(self) -> Path:
+        """The project's Dockerfile: [vline].dockerfile, else Dockerfile.template when present, else Dockerfile."""
+        name = self.settings.dockerfile or (TEMPLATE if (self.root / TEMPLATE).is_file() else "Dockerfile")
+        return under(self.root, *name.split("/"), what="[vline].dockerfile")
 
 
 # --- locating ---------------------------------------------------------------------------------
@@ -232,6 +269,9 @@ def _settings(raw: object, tf: tomlfile.TomlFile, out: Collector) -> Settings:
             out.warning(at, f"[vline] unknown key {quote(key)} (ignored)")
             continue
         default = SETTINGS[key]
+        if key == "build_args":
+            values[key] = _build_args(value, tf, at, out)
+            continue
         if key == "trackers":
             if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
                 out.error(at, "[vline] trackers: expected a list of strings")
@@ -262,27 +302,66 @@ def _settings(raw: object, tf: tomlfile.TomlFile, out: Collector) -> Settings:
         elif key == "image" and value and not IMAGE.match(value):
             out.error(at, f"[vline] image: {quote(value)} is not an image repository (lowercase, no tag)")
             continue
-        elif key == "manifest" and (problem := manifest_problem(value)):
-            out.error(at, f"[vline] manifest: {quote(value)} {problem}")
+        elif key in PATHS and (value or SETTINGS[key]) and (problem := path_problem(value, PATHS[key])):
+            out.error(at, f"[vline] {key}: {quote(value)} {problem}")
+            continue
+        elif key == "python_index" and value and not URL.match(value):
+            out.error(at, f"[vline] python_index: {quote(value)} is not a URL (scheme://host/path)")
             continue
         values[key] = value
+    if values["target_env"].lower() in BUILD_VARIABLES - {"tag"}:
+        out.error(block.at("target_env"), f"[vline] target_env: {values['target_env']} is one of vline's own "
+                                          "build variables")
+        values["target_env"] = SETTINGS["target_env"]
     return _make_settings(values)
 
 
-def manifest_problem(value: str) -> str | None:
-    """Why `[vline].manifest` cannot name the Cargo manifest (None: it can)."""
+BUILD_VARIABLES = {"line", "tag", "protocol_rev", "patch_repo", "patch_rev", "frontend_repo", "frontend_ref",
+                   "image_tag", "vllm_pip_spec"}  # and target_env's name: Line.build_env
+
+
+def _build_args(raw: object, tf: tomlfile.TomlFile, at: int, out: Collector) -> tuple[tuple[str, str], ...]:
+    """[vline.build_args]: the project's ARG names, each mapped to a build variable (lower case)."""
+    if not isinstance(raw, dict):
+        out.error(at, "[vline] build_args: expected a table of ARG_NAME = \"variable\"")
+        return ()
+    block = tf.layout.tables.get("vline.build_args", tomlfile.Block(at, {}))
+    target = str((tf.data.get("vline") or {}).get("target_env", SETTINGS["target_env"])).lower()
+    known = BUILD_VARIABLES | {target}
+    pairs = []
+    for name, var in raw.items():
+        where = block.at(name)
+        if not emit.ENV_NAME.match(name):
+            out.error(where, f"[vline.build_args] {quote(name)} is not an ARG name (letters, digits, _)")
+        elif not isinstance(var, str) or var not in known:
+            out.error(where, f"[vline.build_args] {name}: {quote(var)} is not a build variable "
+                             f"(one of: {', '.join(sorted(known))})")
+        else:
+            pairs.append((name, var))
+    return tuple(pairs)
+
+
+def path_problem(value: str, ending: str = "") -> str | None:
+    """Why a [vline] path setting cannot name a file of the project (None: it can)."""
     parts = value.replace("\\", "/").split("/")
     if not value or value.startswith("/") or "\\" in value or os.path.isabs(value):
         return f"must be a path relative to {FILENAME}, with '/' between folders"
     if any(p in ("", ".", "..") for p in parts):
         return f"must stay inside the folder of {FILENAME} (no '.', '..' or empty parts)"
-    if parts[-1] != "Cargo.toml":
+    if ending == "Cargo.toml" and parts[-1] != ending:
         return "must name a Cargo.toml (Cargo reads no other manifest name)"
+    if ending.startswith(".") and not parts[-1].endswith(ending):
+        return f"must name a {ending} file"
     return None
 
 
+def manifest_problem(value: str) -> str | None:
+    """Why `[vline].manifest` cannot name the Cargo manifest (None: it can)."""
+    return path_problem(value, "Cargo.toml")
+
+
 def _make_settings(values: dict) -> Settings:
-    return Settings(**{**values, "trackers": tuple(values["trackers"])})
+    return Settings(**{**values, "trackers": tuple(values["trackers"]), "build_args": tuple(values["build_args"])})
 
 
 def _line(raw: dict, block: tomlfile.Block, idx: int, settings: Settings, out: Collector) -> Line | None:
@@ -366,11 +445,67 @@ def _line(raw: dict, block: tomlfile.Block, idx: int, settings: Settings, out: C
             elif v.is_prerelease:
                 out.error(block.at("tag"), f"{label}: tag: {quote(tag)} is a pre-release; it belongs on the rc tracker")
                 ok = False
+    req = raw.get("python_requirement")
+    if req is not None and (problem := requirement_problem(req)):
+        out.error(block.at("python_requirement"), f"{label}: python_requirement: {quote(req)} {problem}")
+        ok = False
     if not ok:
         return None
     return Line(line=line, tag=tag, protocol_rev=raw["protocol_rev"], patch_repo=raw.get("patch_repo"),
                 patch_rev=raw.get("patch_rev"), fidelity_validated=raw.get("fidelity_validated", False),
-                default=raw.get("default", False), tracker=tracker, pos=block.line)
+                default=raw.get("default", False), tracker=tracker, pos=block.line, python_requirement=req)
+
+
+def requirement_problem(text: str) -> str | None:
+    """Why a line's python_requirement is not a pip requirement for vllm (None: it is)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as e:
+        return f"is not a pip requirement ({one_line(str(e)).split(chr(10))[0][:120]})"
+    if req.name.lower().replace("_", "-") != "vllm":
+        return f"must require vllm, not {req.name}"
+    return None
+
+
+def _capabilities(tf: tomlfile.TomlFile, settings: Settings, out: Collector) -> list[Capability]:
+    raw = tf.data.get("capability", [])
+    if not isinstance(raw, list) or not all(isinstance(x, dict) for x in raw):
+        out.error(_top_line(tf, "capability"), "capability must be an array of [[capability]] tables")
+        return []
+    blocks = tf.layout.arrays.get("capability", [])
+    caps: list[Capability] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(raw):
+        block = blocks[i] if i < len(blocks) else tomlfile.Block(_top_line(tf, "capability"), {})
+        name = entry.get("name")
+        label = f"[[capability]] {quote(name)}" if isinstance(name, str) else f"[[capability]] #{i + 1}"
+        ok = True
+        for key, value in entry.items():
+            want = CAPABILITY_FIELDS.get(key)
+            if want is None:
+                out.warning(block.at(key), f"{label}: unknown key {quote(key)} (ignored)")
+            elif not isinstance(value, want) or CONTROL.search(value):
+                out.error(block.at(key), f"{label}: {key}: expected a one-line string, got {quote(value)}")
+                ok = False
+        for key in ("name", "since"):
+            if key not in entry:
+                out.error(block.line, f"{label}: missing required key {quote(key)}")
+                ok = False
+        if not ok:
+            continue
+        since = entry["since"]
+        if not CFG.match(name):
+            out.error(block.at("name"), f"{label}: name: not a cfg name (letters, digits, _; not starting with a digit)")
+        elif name in seen:
+            out.error(block.at("name"), f"{label}: duplicate capability (first at line {seen[name]})")
+        elif not versions.STABLE_LINE.match(since) and since != versions.NIGHTLY:
+            out.error(block.at("since"), f"{label}: since: {quote(since)} is neither a line X.Y nor 'nightly'")
+        else:
+            seen[name] = block.at("name")
+            caps.append(Capability(name, since, entry.get("description", ""), block.line))
+    return caps
 
 
 def _top_line(tf: tomlfile.TomlFile, key: str) -> int:
@@ -385,7 +520,7 @@ def parse(tf: tomlfile.TomlFile) -> Compat:
     out = Collector(tf.shown)
     data = tf.data
     for key in data:
-        if key not in ("vllm", "vline"):
+        if key not in ("vllm", "vline", "capability"):
             out.warning(_top_line(tf, key), f"unknown top-level key {quote(key)} (ignored)")
     settings = _settings(data.get("vline"), tf, out)
     raw_lines = data.get("vllm", [])
@@ -411,8 +546,9 @@ def parse(tf: tomlfile.TomlFile) -> Compat:
 
     if raw_lines and len(lines) == len(raw_lines):  # cross-line rules need every line valid
         _window_rules(lines, out)
-    compat = Compat(tf.path, tf.shown, settings, lines, findings=sorted(out.items, key=lambda f: f.line))
-    return compat
+    capabilities = _capabilities(tf, settings, out) if "capability" in data else []
+    return Compat(tf.path, tf.shown, settings, lines, findings=sorted(out.items, key=lambda f: f.line),
+                  capabilities=capabilities)
 
 
 def _window_rules(lines: list[Line], out: Collector) -> None:

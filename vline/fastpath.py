@@ -189,7 +189,7 @@ def generate() -> str:
             f"GLOBAL = {root_opts!r}\n\nSPEC = {pprint.pformat(spec, width=110, sort_dicts=True)}\n")
 
 
-FAST_COMMANDS = ("check", "env", "fingerprint", "matrix", "pin")
+FAST_COMMANDS = ("caps", "check", "env", "fingerprint", "matrix", "pin")
 
 
 if __name__ == "__main__":

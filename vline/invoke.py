@@ -16,6 +16,12 @@ class EnvFormat(str, Enum):
     github = "github"
 
 
+class CapsFormat(str, Enum):
+    list = "list"
+    cargo = "cargo"
+    json = "json"
+
+
 class Watched(str, Enum):
     rc = "rc"
     stable = "stable"
@@ -74,6 +80,12 @@ def env(line, fmt, as_json, compat):
     from .commands import env as cmd
 
     cmd.run(_c(compat), line, "json" if as_json else EnvFormat(fmt).value)
+
+
+def caps(line, fmt, write, as_json, compat):
+    from .commands import caps as cmd
+
+    cmd.run(_c(compat), line, "json" if as_json else CapsFormat(fmt).value, write)
 
 
 def matrix(kind, only, github_output, list_kinds, as_json, compat):

@@ -173,7 +173,7 @@ def _put_back(root: Path, rel: str, data: bytes | None) -> None:
 
 
 def _rederive(compat: compat_mod.Compat, doc: dict) -> None:
-    from .pinning import pin_manifest, sync_template
+    from .pinning import pin_manifest, sync_derived
 
     line, rev, update = compat.default, None, True
     pin = doc.get("pin") if isinstance(doc.get("pin"), dict) else {}
@@ -184,7 +184,7 @@ def _rederive(compat: compat_mod.Compat, doc: dict) -> None:
     if compat.manifest_path().is_file():
         pin_manifest(compat, line, rev, update)
     if doc.get("kind") != "pin":
-        sync_template(compat)
+        sync_derived(compat)
 
 
 def _undo(compat: compat_mod.Compat, doc: dict) -> bool:

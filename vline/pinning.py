@@ -62,24 +62,29 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
     return changed
 
 
-TEMPLATE = "Dockerfile.template"
-
-
-def template_text(compat: compat_mod.Compat) -> tuple[Path, str, str] | None:
-    """(path, text now, text with the default line's ARG defaults) of the project's Dockerfile.template."""
+def derived(compat: compat_mod.Compat) -> list[tuple[Path, str, str]]:
+    """(path, text now, text wanted) of each file derived from the default line that exists or is due:
+    the project's Dockerfile (its ARG defaults) and the capability table a build.rs includes."""
+    from . import caps
     from .edits.dockerfile import rewrite_args
 
-    template = compat.root / TEMPLATE
-    if not template.is_file():
-        return None
-    before = tomlfile.decode(template.read_bytes(), os.path.relpath(template))  # not UTF-8: exit 2 naming it
-    return template, before, rewrite_args(before, compat.default.build_env(compat.settings))
+    out = []
+    docker = compat.dockerfile_path()
+    if docker.is_file():
+        before = tomlfile.read_text(docker, os.path.relpath(docker))  # not UTF-8: exit 2 naming it
+        out.append((docker, before, rewrite_args(before, compat.default.build_env(compat.settings))))
+    table = caps.generated_path(compat)
+    if compat.capabilities or table.is_file():
+        before = tomlfile.read_text(table, os.path.relpath(table)) if table.is_file() else ""
+        out.append((table, before, caps.generated_rs(compat)))
+    return out
 
 
-def sync_template(compat: compat_mod.Compat) -> bool:
-    """Rewrite Dockerfile.template's ARG defaults to the default line's values; True when it changed."""
-    found = template_text(compat)
-    if found is None or found[1] == found[2]:
-        return False
-    atomic_write(found[0], found[2].encode())
-    return True
+def sync_derived(compat: compat_mod.Compat) -> list[Path]:
+    """Rewrite the derived files that differ from what the default line wants; the ones written."""
+    written = []
+    for path, before, want in derived(compat):
+        if before != want:
+            atomic_write(path, want.encode())
+            written.append(path)
+    return written

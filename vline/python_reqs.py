@@ -135,3 +135,16 @@ def default_files(root: Path) -> list[Path]:
     files = [root / "pyproject.toml"] if (root / "pyproject.toml").is_file() else []
     files += sorted(p for p in root.glob("requirements*.txt") if p.is_file())
     return files
+
+
+def requirement_for(line, settings) -> str:
+    """A line's pip requirement for vLLM: its own `python_requirement` when set, else `vllm==<version>` for a
+    release or release candidate (PEP 440 from the tag), else (nightly) `vllm` from [vline].python_index when
+    one is set, else a direct reference to the upstream at the line's protocol_rev."""
+    if line.python_requirement:
+        return line.python_requirement
+    if line.version is not None:
+        return f"{PACKAGE}=={line.version}"
+    if settings.python_index:
+        return PACKAGE
+    return f"{PACKAGE} @ git+{settings.upstream}@{line.protocol_rev}"

@@ -19,16 +19,16 @@ from ..fsio import atomic_write
 from ..tomlfile import tomllib
 from .each import select
 
-TEMPLATE = "Dockerfile.template"
 RENDERED = "Dockerfile.vline"  # written into each line's checkout, never into the user's
 
 
 def _template(compat: compat_mod.Compat, given: Path | None) -> tuple[str, str]:
-    path = given or compat.root / TEMPLATE
+    path = given or compat.dockerfile_path()
     shown = os.path.relpath(path)
     if not path.exists():
-        raise InputError("file not found (pass --template PATH)", path=shown)
-    return tomlfile.read_text(path, shown, "a Dockerfile template"), shown
+        raise InputError("file not found (set [vline].dockerfile in compat.toml or pass --template PATH)",
+                         path=shown)
+    return tomlfile.read_text(path, shown, "a Dockerfile"), shown
 
 
 def render_cmd(compat_path: str | None, line: str, template_path: Path | None, image: str | None) -> None:

@@ -48,6 +48,22 @@ def cargo_drift(compat: compat_mod.Compat) -> list[Finding]:
     return out.items + cargo_lock.check(lock, os.path.relpath(lock), pin, tf.shown)
 
 
+def derived_drift(compat: compat_mod.Compat) -> list[Finding]:
+    """The Dockerfile's ARG defaults and the capability table must be the default line's."""
+    from .. import caps
+    from ..edits.dockerfile import drifted
+
+    out: list[Finding] = []
+    docker = compat.dockerfile_path()
+    if docker.is_file():
+        shown = os.path.relpath(docker)
+        text = tomlfile.read_text(docker, shown)
+        for no, name, have, want in drifted(text, compat.default.build_env(compat.settings)):
+            out.append(Finding(shown, no, "error", f"ARG {name} defaults to {have}, the default line "
+                                                   f"{compat.default.line} has {want}; run 'vline roll' or fix it"))
+    return out + caps.stale(compat)
+
+
 def run(compat_path: str | None, as_json: bool) -> int:
     compat = compat_mod.load(compat_path, strict=False)
     findings = list(compat.findings)
@@ -66,6 +82,14 @@ def run(compat_path: str | None, as_json: bool) -> int:
             findings.append(pending)
     if not compat.errors:
         findings += cargo_drift(compat)
+        try:
+            findings += derived_drift(compat)
+        except VlineError as e:  # a Dockerfile that cannot be read is a finding like any other
+            findings.append(Finding(str(e.path or compat.shown), e.line or 1, "error", e.message))
+        if not compat.embedded:
+            from .. import capture
+
+            findings += capture.check_findings(compat)
 
     errors = [f for f in findings if f.is_error]
     if as_json:

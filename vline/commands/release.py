@@ -15,7 +15,7 @@ from ..adapters import cargo, git
 from ..edits import compat_edit
 from ..errors import InputError, VlineError, one_line
 from ..fsio import atomic_write, locked
-from ..pinning import TEMPLATE, pin_manifest, template_text
+from ..pinning import derived, pin_manifest
 
 
 def _remote(compat: compat_mod.Compat, url: str | None, tags_file: Path | None) -> git.Remote:
@@ -107,16 +107,15 @@ def run_plan(compat: compat_mod.Compat, plan: window.Plan, key: str = "", finish
     rows = _rows(plan.changes)
 
     with locked(compat.root):
-        template = template_text(new)
-        writes_template = template is not None and template[1] != template[2]
+        due = [(path, want) for path, before, want in derived(new) if before != want]
         files = [compat.path]
         written = [compat.shown]
         if pins:
             files += [manifest, cargo.lock_path(manifest)]
             written.append(new.settings.manifest)
-        if writes_template:
-            files.append(template[0])
-            written.append(TEMPLATE)
+        for path, _ in due:
+            files.append(path)
+            written.append(path.relative_to(new.root).as_posix())
         notes.append(f"wrote {', '.join(written)}")
         several = len(written) > 1
         if several:  # killed between two of these writes, the rerun must be able to finish the job
@@ -132,8 +131,8 @@ def run_plan(compat: compat_mod.Compat, plan: window.Plan, key: str = "", finish
             if several:
                 journal.end(compat.root)
             raise
-        if writes_template:
-            atomic_write(template[0], template[2].encode())
+        for path, want in due:
+            atomic_write(path, want.encode())
         _report(summary, rows, notes)
         if several or finished:  # the summary is out before the journal goes: a kill in between reprints it
             emit.flush()
