@@ -34,7 +34,7 @@ MAIN = textwrap.dedent("""\
 
     fn main() {
         let future = if cfg!(vllm_future) { "future" } else { "now" };
-        println!("{} {} {}", WIRE, priority(&EngineCoreRequest::default()), future);
+        println!("{} {} {} {}", WIRE, priority(&EngineCoreRequest::default()), future, env!("VLLM_TARGET_VERSION"));
     }
     """)
 
@@ -85,10 +85,11 @@ def test_a_gated_function_builds_on_the_lines_that_have_it_and_only_there(capsws
         res = cargo_run(capsws, {"VLLM_TARGET_VERSION": tag})  # what `vline pin` exports in CI
         assert res.returncode == 0, res.stderr
         seen[line] = res.stdout.strip()
-    assert seen == {"0.23": "v0.23.0 0 now", "0.22": "v0.22.1+backport -1 now", "nightly": "main 0 future"}
+    assert seen == {"0.23": "v0.23.0 0 now v0.23.0", "0.22": "v0.22.1+backport -1 now v0.22.1",
+                    "nightly": "main 0 future nightly"}
     # without the variable the build takes the default line: the committed pin and its cfgs agree
     vline("pin", "0.23", cwd=capsws, check_code=0)
-    assert cargo_run(capsws).stdout.strip() == "v0.23.0 0 now"
+    assert cargo_run(capsws).stdout.strip() == "v0.23.0 0 now v0.23.0"
     # the cfg is what makes 0.22 build: told it has 0.23's capability, its crate has no such field
     vline("pin", "0.22", cwd=capsws, check_code=0)
     res = cargo_run(capsws, {"VLLM_TARGET_VERSION": "v0.23.0"})
@@ -126,7 +127,7 @@ def test_roll_keeps_the_table_current(capsws, world):
     assert "vline_caps.rs" in res.stderr  # named among the files it wrote
     assert 'DEFAULT_TAG: &str = "v0.24.0"' in (capsws / "vline_caps.rs").read_text()
     vline("check", cwd=capsws, check_code=0)
-    assert cargo_run(capsws).stdout.strip() == "main 0 now"
+    assert cargo_run(capsws).stdout.strip() == "main 0 now v0.24.0"
 
 
 @pytest.mark.parametrize("body,words", [

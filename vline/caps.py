@@ -91,9 +91,11 @@ mod vline_caps {{
             .collect()
     }}
 
-    /// check-cfg for every capability, rustc-cfg for those on the target line.
+    /// check-cfg for every capability, rustc-cfg for those on the target line, and the line's tag as a
+    /// compile-time env!() of the crate.
     pub fn emit() {{
         let tag = target_tag();
+        println!("cargo::rustc-env={{}}={{}}", TARGET_ENV, tag);
         for (name, _) in CAPABILITIES {{
             println!("cargo::rustc-check-cfg=cfg({{}})", name);
         }}
