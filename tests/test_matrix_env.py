@@ -68,7 +68,7 @@ def test_only(project):
 
 def test_unknown_kind(project):
     res = vline("matrix", "nope", cwd=project, check_code=2)
-    assert "unknown matrix kind 'nope'" in res.stderr and "ci, docker, release" in res.stderr
+    assert "unknown matrix kind 'nope'" in res.stderr and "ci, docker, gate, python, release" in res.stderr
 
 
 def test_user_kinds_add_and_override(project):
@@ -87,7 +87,7 @@ def test_user_kinds_add_and_override(project):
                                         {"line": "nightly", "tag": "nightly", "gpu": "H100"}]
     assert matrix(project) == [{"line": "0.23"}, {"line": "0.22"}, {"line": "0.21"}]
     listed = json.loads(vline("matrix", "--list", "--json", cwd=project, check_code=0).stdout)
-    assert [k["kind"] for k in listed] == ["bench", "ci", "docker", "release"]
+    assert [k["kind"] for k in listed] == ["bench", "ci", "docker", "gate", "python", "release"]
 
 
 def test_more_than_256_rows_is_refused(project):
@@ -164,3 +164,36 @@ def test_env_target_env_name_comes_from_settings(project):
     out = vline("env", "0.23", cwd=project, check_code=0).stdout
     assert "SIM_VLLM_TAG=v0.23.0\n" in out and "VLLM_TARGET_VERSION" not in out
     assert vline("env", "0.9", cwd=project, check_code=2).stdout == ""
+
+
+def test_matrix_shapes_users_already_have(project):
+    import tomllib
+
+    from conftest import write_golden
+
+    bare = json.loads(vline("matrix", "--rows", cwd=project, check_code=0).stdout)
+    full = json.loads(vline("matrix", cwd=project, check_code=0).stdout)
+    assert bare == full["include"]  # `include: ${{ fromJSON(...) }}`
+    # a kind selects rows by field: the built-in gate kind takes the lines with goldens only
+    res = vline("matrix", "gate", cwd=project, check_code=1)
+    assert "no rows" in res.stderr and "has_goldens = true" in res.stderr
+    write_golden(project, "0.22", "v0.22.1")
+    gate = json.loads(vline("matrix", "gate", cwd=project, check_code=0).stdout)["include"]
+    assert [r["line"] for r in gate] == ["0.22"] and gate[0]["has_goldens"] is True
+    (project / "matrix").mkdir()
+    (project / "matrix" / "validated.toml").write_text('lines = "stable"\nwhere = { default = true }\n'
+                                                       'fields = ["line", "vllm_pip_spec"]\n')
+    rows = json.loads(vline("matrix", "validated", "--rows", cwd=project, check_code=0).stdout)
+    lines = tomllib.loads((project / "compat.toml").read_text())["vllm"]
+    want = [{"line": ln["line"], "vllm_pip_spec": f"vllm=={ln['tag'][1:]}"} for ln in lines if ln.get("default")]
+    assert want and rows == want
+    (project / "matrix" / "validated.toml").write_text('where = { fidelity = true }\n')
+    res = vline("matrix", "validated", cwd=project, check_code=2)
+    assert "validated.toml:1: error: where: unknown field 'fidelity'" in res.stderr
+
+
+def test_unknown_lines_get_a_suggestion(project):
+    res = vline("env", "v0.22.1", cwd=project, check_code=2)
+    assert "did you mean 0.22 (tag v0.22.1)?" in res.stderr
+    res = vline("pin", "nightyl", cwd=project, check_code=2)
+    assert "did you mean nightly?" in res.stderr

@@ -38,7 +38,8 @@ def test_embedded_default_is_the_repo_compat():
     from vline import resources
 
     assert resources.default_compat().read_bytes() == (REPO / "compat.toml").read_bytes()
-    assert sorted(p.name for p in resources.matrix_dir().glob("*.toml")) == ["ci.toml", "docker.toml", "release.toml"]
+    assert sorted(p.name for p in resources.matrix_dir().glob("*.toml")) == ["ci.toml", "docker.toml", "gate.toml", "python.toml",
+                                                                          "release.toml"]
 
 
 def test_workflow_is_clean_under_actionlint():

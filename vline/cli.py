@@ -108,6 +108,8 @@ def matrix(
     github_output: Annotated[Optional[str], typer.Option("--github-output", metavar="NAME",
                                                          help="Also write NAME=<json> to $GITHUB_OUTPUT.")] = None,
     list_kinds: Annotated[bool, typer.Option("--list", "-l", help="List the matrix kinds instead.")] = False,
+    bare_rows: Annotated[bool, typer.Option("--rows", help="Print the bare array of rows, for "
+                                                           "`include: ${{ fromJSON(...) }}`.")] = False,
     as_json: JsonOpt = False,
     compat: CompatOpt = None,
 ) -> None:

@@ -178,8 +178,9 @@ class Compat(NamedTuple):
         for ln in self.lines:
             if ln.line == name:
                 return ln
-        known = ", ".join(ln.line for ln in self.ordered())
-        raise InputError(f"unknown line {quote(name)} (lines: {known})", path=self.shown)
+        names = [ln.line for ln in self.ordered()]
+        hint = _did_you_mean(name, self.lines, names)
+        raise InputError(f"unknown line {quote(name)}{hint} (lines: {', '.join(names)})", path=self.shown)
 
     def ordered(self) -> list[Line]:
         """The window newest first: trackers in [vline].trackers order, then stable lines by version."""
@@ -204,6 +205,17 @@ class Compat(NamedTuple):
         """The project's Dockerfile: [vline].dockerfile, else Dockerfile.template when present, else Dockerfile."""
         name = self.settings.dockerfile or (TEMPLATE if (self.root / TEMPLATE).is_file() else "Dockerfile")
         return under(self.root, *name.split("/"), what="[vline].dockerfile")
+
+
+def _did_you_mean(name: str, lines: list[Line], names: list[str]) -> str:
+    """A line the user may have meant: the one whose tag they typed (v0.22.1, 0.22.1), else a close spelling."""
+    for ln in lines:
+        if name in (ln.tag, ln.tag.removeprefix("v")):
+            return f"; did you mean {ln.line} (tag {ln.tag})?"
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 # --- locating ---------------------------------------------------------------------------------

@@ -88,13 +88,13 @@ def caps(line, fmt, write, as_json, compat):
     cmd.run(_c(compat), line, "json" if as_json else CapsFormat(fmt).value, write)
 
 
-def matrix(kind, only, github_output, list_kinds, as_json, compat):
+def matrix(kind, only, github_output, list_kinds, bare_rows, as_json, compat):
     from .commands import matrix as cmd
 
     if list_kinds:
         cmd.list_kinds(_c(compat), as_json)
     else:
-        cmd.run(_c(compat), kind, only or [], github_output)
+        cmd.run(_c(compat), kind, only or [], github_output, bare_rows)
 
 
 def fingerprint(gpu, vllm_tag, engine_config, model, tp, gpu_memory_utilization, max_model_len, max_num_seqs,

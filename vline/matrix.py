@@ -13,6 +13,7 @@ from pathlib import Path
 from . import resources, tomlfile
 from .compat import Compat, Line
 from .errors import InputError, Refused, quote
+from .python_reqs import requirement_for
 
 MAX_ROWS = 256  # GitHub Actions' limit on jobs per matrix
 SELECTIONS = ("all", "stable", "trackers")
@@ -36,13 +37,14 @@ def line_fields(compat: Compat, ln: Line, golden_lines: set[str]) -> dict[str, o
         "frontend_repo": frontend_repo,
         "frontend_ref": frontend_ref,
         "target_env": compat.settings.target_env,
+        "vllm_pip_spec": requirement_for(ln, compat.settings),
     }
 
 
 # what a kind without `fields` carries (the ci kind's fields)
 DEFAULT_FIELDS = ("line", "tag", "protocol_rev", "patch_repo", "patch_rev", "default", "fidelity_validated",
                   "tracker", "has_goldens", "image_tag")
-FIELDS = (*DEFAULT_FIELDS, "frontend_repo", "frontend_ref", "target_env")
+FIELDS = (*DEFAULT_FIELDS, "frontend_repo", "frontend_ref", "target_env", "vllm_pip_spec")
 
 
 class Kind(NamedTuple):
@@ -53,6 +55,7 @@ class Kind(NamedTuple):
     fields: tuple[str, ...]
     axes: tuple[tuple[str, tuple[dict[str, object], ...]], ...]
     axes_line: int = 1  # where the axes start: the rows they multiply are counted there
+    where: tuple[tuple[str, object], ...] = ()  # only lines whose fields have these values
 
 
 def _parse_kind(path: Path) -> Kind:
@@ -66,9 +69,9 @@ def _parse_kind(path: Path) -> Kind:
         return InputError(f"{key}: {msg}", path=tf.shown, line=at(key))
 
     for key in data:
-        if key not in ("description", "lines", "fields", "axes"):
-            raise InputError(f"unknown key {quote(key)} (expected description, lines, fields, axes)", path=tf.shown,
-                             line=at(key))
+        if key not in ("description", "lines", "fields", "axes", "where"):
+            raise InputError(f"unknown key {quote(key)} (expected description, lines, fields, where, axes)",
+                             path=tf.shown, line=at(key))
     description = data.get("description", "")
     if not isinstance(description, str):
         raise fail("description", f"expected a string, got {type(description).__name__}")
@@ -81,6 +84,14 @@ def _parse_kind(path: Path) -> Kind:
     bad = [f for f in fields if f not in FIELDS]
     if bad:
         raise fail("fields", f"unknown field {quote(bad[0])} (known: {', '.join(FIELDS)})")
+    where_raw = data.get("where", {})
+    if not isinstance(where_raw, dict):
+        raise fail("where", "expected a table of field = value (e.g. where = { has_goldens = true })")
+    for key, value in where_raw.items():
+        if key not in FIELDS:
+            raise fail("where", f"unknown field {quote(key)} (known: {', '.join(FIELDS)})")
+        if not isinstance(value, (str, bool)):
+            raise fail("where", f"{key}: expected a string or boolean, got {quote(value)}")
     axes_raw = data.get("axes", {})
     axes = []
     if not isinstance(axes_raw, dict):
@@ -107,7 +118,7 @@ def _parse_kind(path: Path) -> Kind:
                                      f"{quote(value)}", path=tf.shown, line=block.at(key))
         axes.append((name, tuple(entries)))
     first = min((b.line for name, _ in axes for b in tf.layout.arrays.get(f"axes.{name}", [])), default=1)
-    return Kind(path.stem, path, description, lines, tuple(fields), tuple(axes), first)
+    return Kind(path.stem, path, description, lines, tuple(fields), tuple(axes), first, tuple(where_raw.items()))
 
 
 def kind_files(compat: Compat) -> dict[str, Path]:
@@ -138,13 +149,14 @@ def rows(compat: Compat, kind: Kind, only: list[str] | None = None, golden_lines
         selected = [ln for ln in selected if ln.tracker]
     out: list[dict] = []
     axis_values = [entries for _, entries in kind.axes]
-    count = len(selected) * math.prod(len(e) for e in axis_values)
+    bases = [line_fields(compat, ln, golden_lines) for ln in selected]
+    bases = [b for b in bases if all(b[k] == v for k, v in kind.where)]
+    count = len(bases) * math.prod(len(e) for e in axis_values)
     if count > MAX_ROWS:  # counted before building them: axes multiply
-        raise Refused(f"matrix {quote(kind.name)} has {count} rows ({len(selected)} lines of {compat.shown} x its "
+        raise Refused(f"matrix {quote(kind.name)} has {count} rows ({len(bases)} lines of {compat.shown} x its "
                       f"axes); GitHub Actions allows at most {MAX_ROWS}", path=os.path.relpath(kind.source),
                       line=kind.axes_line)
-    for ln in selected:
-        base = line_fields(compat, ln, golden_lines)
+    for base in bases:
         row = {f: base[f] for f in kind.fields}
         for combo in itertools.product(*axis_values):
             merged = dict(row)
@@ -153,5 +165,7 @@ def rows(compat: Compat, kind: Kind, only: list[str] | None = None, golden_lines
             out.append(merged)
     if not out:
         which = f" for {', '.join(only)}" if only else ""
-        raise Refused(f"matrix {quote(kind.name)} has no rows{which} (it covers {kind.lines} lines)", path=compat.shown)
+        cond = "".join(f", {k} = {str(v).lower() if isinstance(v, bool) else v}" for k, v in kind.where)
+        raise Refused(f"matrix {quote(kind.name)} has no rows{which} (it covers {kind.lines} lines{cond})",
+                      path=compat.shown)
     return out

@@ -10,7 +10,7 @@ from .. import matrix, ui
 from ..errors import InputError
 
 
-def run(compat_path: str | None, kind_name: str, only: list[str], output: str | None) -> None:
+def run(compat_path: str | None, kind_name: str, only: list[str], output: str | None, bare: bool = False) -> None:
     if output is not None:
         from .. import emit
 
@@ -19,7 +19,7 @@ def run(compat_path: str | None, kind_name: str, only: list[str], output: str | 
     kind = matrix.load_kind(compat, kind_name)
     manifest = manifest_mod.load(compat.path)
     rows = matrix.rows(compat, kind, only, manifest.lines() if manifest else set())
-    text = json.dumps({"include": rows}, separators=(",", ":"))
+    text = json.dumps(rows if bare else {"include": rows}, separators=(",", ":"))
     if output is None and "GITHUB_ACTIONS" not in os.environ:
         ui.result(text)
         return
