@@ -14,7 +14,8 @@ def test_version_short_and_long(tmp_path):
 
 
 def test_shell_completion(tmp_path):
-    script = vline("--show-completion", "bash", cwd=tmp_path, check_code=0).stdout
+    # the script `--show-completion` prints (which detects the shell from the caller's process tree)
+    script = vline(cwd=tmp_path, env=clean_env(_VLINE_COMPLETE="source_bash"), check_code=0).stdout
     assert "_VLINE_COMPLETE=complete_bash" in script and "complete " in script
     env = clean_env(_VLINE_COMPLETE="complete_bash", COMP_WORDS="vline ma", COMP_CWORD="1")
     assert vline(cwd=tmp_path, env=env, check_code=0).stdout.split() == ["matrix"]

@@ -30,24 +30,39 @@ class Checkout(NamedTuple):
                 "CARGO_TARGET_DIR": str(self.target_dir)}
 
 
+class Source(NamedTuple):
+    """What every line's checkout of one run is made from: read once per run, not once per line."""
+    top: Path
+    head: str
+    changes: list[str] | None  # the user's uncommitted paths; None: HEAD alone
+
+
+def source(compat: Compat, committed_only: bool = False) -> Source:
+    top = git.toplevel(compat.root)
+    return Source(top, git.head(top), None if committed_only else git.user_changes(top))
+
+
 def base(top: Path) -> Path:
     digest = hashlib.sha256(str(top.resolve()).encode()).hexdigest()[:12]
     return cache_root() / "checkouts" / f"{top.name}-{digest}"
 
 
-def prepare(compat: Compat, line: Line, *, committed_only: bool = False) -> Checkout:
-    """The line's checkout at the user's HEAD (+ uncommitted work unless committed_only), pinned as by pin."""
+def prepare(compat: Compat, line: Line, *, committed_only: bool = False, src: Source | None = None,
+            shared_target: bool = False) -> Checkout:
+    """The line's checkout at the user's HEAD (+ uncommitted work unless committed_only), pinned as by pin.
+    `shared_target`: one CARGO_TARGET_DIR for every line (lines run one after another reuse every
+    dependency they share; Cargo's lock on the folder would serialize parallel lines)."""
     from .pinning import pin_manifest
 
-    top = git.toplevel(compat.root)
-    sha = git.head(top)
+    src = src or source(compat, committed_only)
+    top, sha = src.top, src.head
     root = base(top)
     dest = root / "lines" / line.line
     dest.parent.mkdir(parents=True, exist_ok=True)
     lock_dir = root / "locks" / line.line
     lock_dir.mkdir(parents=True, exist_ok=True)
     with locked(lock_dir):  # one writer per line's checkout; different lines go side by side
-        copied = git.sync_checkout(top, dest, sha, uncommitted=not committed_only)
+        copied = git.sync_checkout(top, dest, sha, uncommitted=src.changes is not None, changes=src.changes)
         # a link committed or copied into the checkout must not take vline's writes outside it
         rel = os.path.relpath(Path(compat.root).resolve(), top.resolve())
         compat_dir = under(dest, rel, what="compat.toml's folder")
@@ -56,5 +71,5 @@ def prepare(compat: Compat, line: Line, *, committed_only: bool = False) -> Chec
         if manifest.is_file():
             pin_manifest(compat, line, manifest=manifest, lock_cache=root / "locks-by-input" / line.line)
     (root / "logs").mkdir(exist_ok=True)
-    return Checkout(line, dest, compat_dir, manifest, root / "targets" / line.line, root / "logs" / f"{line.line}.log",
-                    sha, copied)
+    target = root / "targets" / ("shared" if shared_target else line.line)
+    return Checkout(line, dest, compat_dir, manifest, target, root / "logs" / f"{line.line}.log", sha, copied)

@@ -65,12 +65,17 @@ def show(as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
 
 @app.command()
 def pin(
-    line: Annotated[Optional[str], typer.Argument(help="Line to pin (default: the default line).")] = None,
+    args: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[LINE] [FILE...]", help="Line to pin (default: the default line); with --python, the files "
+                                        "(default: pyproject.toml and requirements*.txt).")] = None,
+    python: Annotated[bool, typer.Option("--python", help="Also pin the vllm requirement of Python files.")]
+    = False,
     rev: Annotated[Optional[str], typer.Option("--rev", metavar="SHA", help="Pin this crate rev instead.")] = None,
     update: Annotated[bool, typer.Option("--update/--no-update", help="Refresh Cargo.lock (cargo update -p).")] = True,
     as_json: JsonOpt = False, compat: CompatOpt = None,
 ) -> None:
-    """Pin the Cargo manifest to LINE and print TARGET_ENV=<tag> (appended to $GITHUB_ENV under Actions)."""
+    """Pin the Cargo manifest (and with --python the vllm requirement) to LINE; print TARGET_ENV=<tag>
+    (appended to $GITHUB_ENV under Actions)."""
     return _run(invoke.pin, locals())
 
 
@@ -255,6 +260,9 @@ CommittedOpt = Annotated[bool, typer.Option("--committed", help="Use HEAD only, 
 
 @app.command()
 def each(args: Annotated[Optional[list[str]], typer.Argument(metavar="[LINE...] -- CMD...")] = None,
+         python: Annotated[bool, typer.Option("--python", help="Run CMD in the line's own virtual environment with "
+                                                               "its vllm requirement installed (uv, else pip).")]
+         = False,
          jobs: JobsOpt = 1, committed: CommittedOpt = False, as_json: JsonOpt = False, compat: CompatOpt = None) -> None:
     """Run CMD in every line's isolated, pinned checkout (the user's checkout is never touched)."""
     return _run(invoke.each, locals())

@@ -110,14 +110,23 @@ def _parse_command(spec: dict, args: list[str]) -> dict | None:
             given.setdefault(pname, []).append(converted)  # type: ignore[union-attr]
         else:
             given[pname] = converted
+    if arguments and arguments[-1][3] and len(positional) >= len(arguments):  # a last argument of several values
+        *head, last = arguments
+        rest = positional[len(head):]
+        positional = positional[:len(head)]
+        try:
+            given[last[0]] = [_convert(last[1], raw) for raw in rest]
+        except ValueError:
+            return None
+        arguments = head
     if len(positional) > len(arguments):
         return None
-    for (pname, conv, required), raw in zip(arguments, positional):
+    for (pname, conv, required, _), raw in zip(arguments, positional):
         try:
             given[pname] = _convert(conv, raw)
         except ValueError:
             return None
-    for pname, conv, required in arguments[len(positional):]:
+    for pname, conv, required, _ in arguments[len(positional):]:
         if required:
             return None
     return {p: given[p] if p in given else _default(spec["defaults"][p]) for p in spec["params"]}
@@ -167,9 +176,11 @@ def generate() -> str:
                 default = ("enum", type(default).__name__, default.value)
             defaults[p.name] = default
             if p.param_type_name == "argument":
-                if p.nargs != 1 or multiple:
-                    raise SystemExit(f"{name}: argument {p.name} takes several values; the fast path reads one")
-                arguments.append((p.name, conv, bool(p.required)))
+                variadic = p.nargs == -1 and multiple
+                if (p.nargs != 1 or multiple) and not variadic or arguments and arguments[-1][3]:
+                    raise SystemExit(f"{name}: argument {p.name}: the fast path reads one value per argument, "
+                                     "and several only in the last")
+                arguments.append((p.name, conv, bool(p.required), variadic))
                 continue
             if p.is_flag and conv == "bool":
                 for o in p.opts:

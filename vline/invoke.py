@@ -69,11 +69,12 @@ def show(as_json, compat):
     cmd.run(_c(compat), as_json)
 
 
-def pin(line, rev, update, as_json, compat):
+def pin(args, python, rev, update, as_json, compat):
     _json(as_json)
     from .commands import pin as cmd
 
-    cmd.run(_c(compat), line, rev, update)
+    line, files = cmd.split_args(args or [], python)
+    cmd.run(_c(compat), line, rev, update, python, files)
 
 
 def env(line, fmt, as_json, compat):
@@ -187,11 +188,11 @@ def promote(lines, evidence_dir, dry_run, as_json, compat):
     cmd.run(_c(compat), lines or [], evidence_dir, dry_run)
 
 
-def each(args, jobs, committed, as_json, compat):
+def each(args, python, jobs, committed, as_json, compat):
     from .commands import each as cmd
 
     lines, command = split_dashdash(args or [])
-    cmd.run(_c(compat), lines, command, jobs, as_json, committed)
+    cmd.run(_c(compat), lines, command, jobs, as_json, committed, python)
 
 
 def render(line, template, image, compat):

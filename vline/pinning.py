@@ -88,3 +88,65 @@ def sync_derived(compat: compat_mod.Compat) -> list[Path]:
             atomic_write(path, want.encode())
             written.append(path)
     return written
+
+
+# --- Python consumers ------------------------------------------------------------------------------
+
+def python_texts(compat: compat_mod.Compat, line: compat_mod.Line, files: list[Path]) -> list[tuple[Path, str, str]]:
+    """(path, text now, text pinned to `line`) of each file's vLLM requirement. The default line restores
+    the file's committed bytes (its declared range, say) when git has them; any other line gets its exact
+    requirement. A file without a requirement on vLLM, or with a hash-pinned one, is refused (exit 2)."""
+    from . import python_reqs
+    from .edits.python_pin import pin_pyproject, pin_requirements, retarget_to
+
+    want = python_reqs.requirement_for(line, compat.settings)
+    out = []
+    for path in files:
+        shown = os.path.relpath(path)
+        text = tomlfile.read_text(path, shown)
+        found = python_reqs.find(path, shown)
+        if not found:
+            raise InputError("no requirement on vllm here (pin --python rewrites an existing one)", path=shown)
+        lines = tomlfile.split_lines(text)
+        for f in found:
+            logical, i = lines[f.line - 1], f.line - 1
+            while lines[i].endswith("\\") and i + 1 < len(lines):
+                i += 1
+                logical += lines[i]
+            if f.section == "requirements" and "--hash" in logical:
+                raise InputError("the vllm requirement is hash-pinned: a new version needs new hashes "
+                                 "(regenerate the file with its lock tool)", path=shown, line=f.line)
+        committed = _committed(compat, path) if line.default else None
+        if committed is not None and python_reqs.find_text(committed, path, shown):
+            new = committed
+        elif path.name == "pyproject.toml":
+            new = pin_pyproject(text, lambda r: retarget_to(r, want))[0]
+        else:
+            new = pin_requirements(text, lambda r: retarget_to(r, want))[0]
+        out.append((path, text, new))
+    return out
+
+
+def _committed(compat: compat_mod.Compat, path: Path) -> str | None:
+    """The file as HEAD has it (None: not in a git repository, or not committed)."""
+    from . import proc
+
+    try:
+        rel = path.resolve().relative_to(compat.root.resolve())
+    except ValueError:
+        return None
+    try:
+        res = proc.run(["git", "-C", str(compat.root), "show", f"HEAD:./{rel.as_posix()}"])
+    except VlineError:  # no git on PATH
+        return None
+    return res.stdout if res.ok else None
+
+
+def pin_python(compat: compat_mod.Compat, line: compat_mod.Line, files: list[Path]) -> list[Path]:
+    """Pin every file's vLLM requirement to `line`, all or nothing; the files that changed."""
+    with locked(compat.root):
+        planned = python_texts(compat, line, files)  # every file checked before any is written
+        changed = [(p, new) for p, old, new in planned if new != old]
+        for path, new in changed:
+            atomic_write(path, new.encode())
+    return [p for p, _ in changed]

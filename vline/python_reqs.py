@@ -63,9 +63,10 @@ def _line_of(lines: list[str], needle: str, start: int) -> int:
     return start + 1
 
 
-def in_pyproject(path: Path, shown: str | None = None) -> list[Found]:
-    tf = tomlfile.read(path, shown or os.path.relpath(path))
-    lines = tf.text.splitlines()
+def in_pyproject(path: Path, shown: str | None = None, text: str | None = None) -> list[Found]:
+    shown = shown or os.path.relpath(path)
+    tf = tomlfile.read(path, shown) if text is None else tomlfile.parse_text(text, path, shown)
+    lines = tomlfile.split_lines(tf.text)
     found: list[Found] = []
 
     def scan(section: str, items: object, table: str) -> None:
@@ -95,11 +96,15 @@ def requirement_lines(text: str) -> list[tuple[int, str, int, int]]:
     requirement's span in `text`, without options, hashes or a trailing comment."""
     out = []
     offset = 0
-    for no, raw in enumerate(text.splitlines(keepends=True), start=1):
+    continued = False  # this physical line continues the one before (its options, its hashes)
+    for no, raw in enumerate(tomlfile.split_lines(text, keepends=True), start=1):
         body = raw.rstrip("\r\n")
+        was_continued, continued = continued, body.endswith("\\")
         code = re.split(r"(?:^|\s)#", body, maxsplit=1)[0]
+        if continued:
+            code = code.rstrip()[:-1]
         stripped = code.strip()
-        if stripped and not stripped.startswith("-") and not body.rstrip().endswith("\\"):
+        if stripped and not stripped.startswith("-") and not was_continued:
             req = re.split(r"\s+--?[A-Za-z]", code, maxsplit=1)[0].rstrip()
             lead = len(code) - len(code.lstrip())
             out.append((no, req.strip(), offset + lead, offset + len(req)))
@@ -107,14 +112,9 @@ def requirement_lines(text: str) -> list[tuple[int, str, int, int]]:
     return out
 
 
-def in_requirements(path: Path, shown: str | None = None) -> list[Found]:
+def in_requirements(path: Path, shown: str | None = None, text: str | None = None) -> list[Found]:
     shown = shown or os.path.relpath(path)
-    try:
-        text = tomlfile.decode(Path(path).read_bytes(), shown)
-    except FileNotFoundError:
-        raise InputError("file not found", path=shown) from None
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path=shown) from None
+    text = tomlfile.read_text(path, shown) if text is None else text
     return [Found(path, shown, no, "requirements", req, parsed)
             for no, req, _, _ in requirement_lines(text) if (parsed := _is_vllm(req))]
 
@@ -128,6 +128,14 @@ def find(path: Path, shown: str | None = None) -> list[Found]:
     if path.name == "pyproject.toml":
         return in_pyproject(path, shown)
     return in_requirements(path, shown)
+
+
+def find_text(text: str, path: Path, shown: str) -> list[Found]:
+    """find() of another version of the file (HEAD's, say); a version that does not parse has none."""
+    try:
+        return in_pyproject(path, shown, text) if path.name == "pyproject.toml" else in_requirements(path, shown, text)
+    except InputError:
+        return []
 
 
 def default_files(root: Path) -> list[Path]:

@@ -37,12 +37,13 @@ def activation(venv: Path) -> dict[str, str]:
     return {"VIRTUAL_ENV": str(venv), "PATH": f"{bin_dir(venv)}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-def ensure(project: str, line: str, requirement: str, log: Path, python: str | None = None) -> Path:
+def ensure(project: str, line: str, requirement: str, log: Path, python: str | None = None,
+           index: str = "") -> Path:
     """The line's environment with `requirement` installed; built once, rebuilt when its inputs change.
     The installer's output goes to `log`; a requirement that cannot be installed refuses the line (exit 1)."""
     python = python or sys.executable
     tool = installer()
-    key = hashlib.sha256(f"{requirement}\0{os.path.realpath(python)}\0{tool}".encode()).hexdigest()
+    key = hashlib.sha256(f"{requirement}\0{os.path.realpath(python)}\0{tool}\0{index}".encode()).hexdigest()
     root = cache_dir("venvs", project)
     venv = under(root, line, what="environment for line")
     marker = venv / MARKER
@@ -50,7 +51,7 @@ def ensure(project: str, line: str, requirement: str, log: Path, python: str | N
         if marker.is_file() and marker.read_text(encoding="utf-8").split("\n", 1)[0] == key:
             return venv
         shutil.rmtree(venv, ignore_errors=True)
-        steps = _steps(tool, python, venv, requirement)
+        steps = _steps(tool, python, venv, requirement, index)
         with open(log, "ab") as out:
             for args in steps:
                 out.write(("$ " + " ".join(args) + "\n").encode())
@@ -66,12 +67,13 @@ def ensure(project: str, line: str, requirement: str, log: Path, python: str | N
     return venv
 
 
-def _steps(tool: str, python: str, venv: Path, requirement: str) -> list[list[str]]:
+def _steps(tool: str, python: str, venv: Path, requirement: str, index: str = "") -> list[list[str]]:
     target = str(bin_dir(venv) / "python")
+    extra = ["--pre", "--extra-index-url", index] if index else []  # nightly wheels are dev releases
     if tool == "uv":
         return [["uv", "venv", "--quiet", "--python", python, str(venv)],
-                ["uv", "pip", "install", "--quiet", "--python", target, requirement]]
+                ["uv", "pip", "install", "--quiet", "--python", target, *extra, requirement]]
     # pip installs into the new environment from outside it: no pip inside, no ensurepip (seconds saved per line)
     return [[python, "-m", "venv", "--without-pip", str(venv)],
             [python, "-m", "pip", "--python", target, "install", "--quiet", "--disable-pip-version-check",
-             requirement]]
+             *extra, requirement]]

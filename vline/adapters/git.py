@@ -306,11 +306,12 @@ def sync_submodules(repo: Path, mirror: Path | None, base_url: str, shown: str =
         sync_submodules(dest, local, url or str(local or ""), f"{shown}{path}/")
 
 
-def sync_checkout(top: Path, dest: Path, sha: str, uncommitted: bool) -> list[str]:
+def sync_checkout(top: Path, dest: Path, sha: str, uncommitted: bool, changes: list[str] | None = None) -> list[str]:
     """Make `dest` exactly `sha` from `top` (a shared clone created once, reused; ignored files and
     leftovers of earlier runs removed; submodules at their recorded commits), plus the user's uncommitted
     work when asked: modified tracked files, deletions and untracked files git does not ignore.
-    `top` is only read. Returns the uncommitted paths mirrored."""
+    `top` is only read; `changes` is user_changes(top) when the caller already has it (one per run, not
+    one per line). Returns the uncommitted paths mirrored."""
     if not (dest / ".git").exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         _git(dest.parent, "clone", "--quiet", "--shared", "--no-checkout", str(top), str(dest))
@@ -320,7 +321,7 @@ def sync_checkout(top: Path, dest: Path, sha: str, uncommitted: bool) -> list[st
         sync_submodules(dest, top, origin_url(top) or str(top))
         if not uncommitted:
             return []
-        paths = user_changes(top)
+        paths = user_changes(top) if changes is None else changes
         copy_uncommitted(top, dest, paths)
     except OSError as e:
         raise EnvironmentFailure(f"cannot prepare the checkout {dest}: {describe(e)}") from None

@@ -160,6 +160,7 @@ def run(compat_path: str | None, names: list[str], image: str | None, template_p
 
         engine = Engine(docker)  # exit 3 when no engine or no BuildKit builder, before any checkout work
         ui.note(f"vline: building with BuildKit: {engine.builder.describe()}")
+    src = checkouts.source(compat, committed_only)  # the user's tree is read once per run, not per line
     out_lock = threading.Lock()
     results: dict[str, dict] = {}
 
@@ -174,7 +175,7 @@ def run(compat_path: str | None, names: list[str], image: str | None, template_p
                  "error": ""}
         results[ln.line] = entry
         try:
-            co = checkouts.prepare(compat, ln, committed_only=committed_only)
+            co = checkouts.prepare(compat, ln, committed_only=committed_only, src=src)
             atomic_write(co.compat_dir / RENDERED, template.render(text, compat, ln, shown, image).encode())
             version = package_version(co.manifest)
             entry["tags"] = image_tags(image, ln, version)

@@ -64,6 +64,37 @@ def derived_drift(compat: compat_mod.Compat) -> list[Finding]:
     return out + caps.stale(compat)
 
 
+def python_findings(compat: compat_mod.Compat) -> list[Finding]:
+    """A Python project's vllm requirement (pyproject.toml, requirements*.txt beside compat.toml): a range
+    must admit every versioned line of the window; an exact pin must be the default line's."""
+    from .. import python_reqs
+
+    out: list[Finding] = []
+    default = compat.default
+    for path in python_reqs.default_files(compat.root):
+        try:
+            found = python_reqs.find(path, os.path.relpath(path))
+        except VlineError as e:
+            out.append(Finding(str(e.path or path), e.line or 1, "error", e.message))
+            continue
+        for f in found:
+            req = f.requirement
+            if req.url:
+                continue
+            if f.exact is not None:
+                if default.version is not None and f.exact != str(default.version):
+                    out.append(Finding(f.shown, f.line, "error", f"{f.text.strip()} pins vllm {f.exact}, the default "
+                                       f"line {default.line} is {default.version}; run 'vline pin --python' "
+                                       "(or commit the range your project supports)"))
+                continue
+            excluded = [ln for ln in compat.ordered() if ln.version is not None
+                        and not req.specifier.contains(ln.version, prereleases=True)]
+            if excluded:
+                names = ", ".join(f"{ln.line} ({ln.version})" for ln in excluded)
+                out.append(Finding(f.shown, f.line, "error", f"{f.text.strip()} excludes lines of the window: {names}"))
+    return out
+
+
 def run(compat_path: str | None, as_json: bool) -> int:
     compat = compat_mod.load(compat_path, strict=False)
     findings = list(compat.findings)
@@ -90,6 +121,7 @@ def run(compat_path: str | None, as_json: bool) -> int:
             from .. import capture
 
             findings += capture.check_findings(compat)
+            findings += python_findings(compat)
 
     errors = [f for f in findings if f.is_error]
     if as_json:

@@ -59,27 +59,56 @@ def live(board: Board):
         yield
 
 
+def _python_env(compat: compat_mod.Compat, co: checkouts.Checkout, ln: compat_mod.Line) -> dict[str, str]:
+    """The line's own virtual environment, its vllm requirement installed, and the checkout's pyproject.toml or
+    requirements files pinned to it (so `pip install .` inside agrees)."""
+    import hashlib
+
+    from .. import venvs
+    from ..pinning import pin_python
+    from ..python_reqs import default_files, find, requirement_for
+
+    inside = compat._replace(path=co.compat_dir / compat.path.name)
+    files = [p for p in default_files(co.compat_dir) if find(p)]
+    if files:
+        pin_python(inside, ln, files)
+    project = hashlib.sha256(str(compat.root.resolve()).encode()).hexdigest()[:16]
+    index = compat.settings.python_index if ln.version is None else ""
+    venv = venvs.ensure(project, ln.line, requirement_for(ln, compat.settings), co.log, index=index)
+    return venvs.activation(venv)
+
+
 def run(compat_path: str | None, names: list[str], cmd: list[str], jobs: int, as_json: bool,
-        committed_only: bool) -> None:
+        committed_only: bool, python: bool = False) -> None:
     if not cmd:
         raise InputError("give the command after --: vline each [LINE...] -- CMD...")
     compat = compat_mod.load(compat_path, project=True)
     lines = select(compat, names)
     board = Board(lines)
+    src = checkouts.source(compat, committed_only)  # the user's tree is read once per run, not per line
 
     def one(ln: compat_mod.Line) -> None:
         t0 = time.monotonic()
         board.set(ln.line, status="preparing")
         try:
-            co = checkouts.prepare(compat, ln, committed_only=committed_only)
+            co = checkouts.prepare(compat, ln, committed_only=committed_only, src=src, shared_target=jobs <= 1)
         except VlineError as e:
             board.set(ln.line, status="failed", error=f"checkout: {e.message}", seconds=time.monotonic() - t0)
             return
         log = co.log
-        board.set(ln.line, status="running", checkout=str(co.path), log=str(log))
         env = {**os.environ, **co.env(compat)}
+        if python:
+            board.set(ln.line, status="installing", checkout=str(co.path), log=str(log))
+            log.unlink(missing_ok=True)
+            try:
+                env.update(_python_env(compat, co, ln))
+            except VlineError as e:
+                board.set(ln.line, status="failed", error=f"python: {e.message}", log=str(log),
+                          seconds=time.monotonic() - t0)
+                return
+        board.set(ln.line, status="running", checkout=str(co.path), log=str(log))
         try:
-            with open(log, "wb") as out:
+            with open(log, "ab" if python else "wb") as out:
                 code = subprocess.run(cmd, cwd=co.compat_dir, env=env, stdout=out, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL).returncode
         except OSError as e:

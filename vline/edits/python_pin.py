@@ -69,3 +69,20 @@ def pin_pyproject(text: str, new: Callable[[str], str]) -> tuple[str, int]:
     for items in (doc.get("dependency-groups") or {}).values():
         fix(items)
     return doc.as_string(), count
+
+
+def retarget_to(text: str, requirement: str) -> str:
+    """`text` (a requirement on vLLM as written) asking for what `requirement` asks: an exact version keeps
+    the spacing of an exact pin, a direct reference its `@`, anything else replaces the specifier."""
+    from packaging.requirements import Requirement
+
+    req = Requirement(requirement)
+    if req.url:
+        return retarget(text, url=req.url)
+    specs = list(req.specifier)
+    if len(specs) == 1 and specs[0].operator == "==":
+        return retarget(text, version=specs[0].version)
+    head, _, marker = split(text)
+    if marker and not marker[:1].isspace():
+        marker = " " + marker
+    return f"{head.rstrip()}{req.specifier}{marker}"
