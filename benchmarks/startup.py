@@ -22,8 +22,9 @@ TARGET = 0.75
 FP = ["--gpu", "A100", "--vllm-tag", "v0.22.1", "--model", "facebook/opt-125m", "--tp", "1",
       "--gpu-memory-utilization", "0.85", "--max-model-len", "2048", "--max-num-seqs", "64", "--block-size", "16",
       "--no-enforce-eager", "--prefix-caching"]
-COMMANDS = {"matrix": ["matrix"], "env": ["env", "0.22"], "check": ["check"], "fingerprint": ["fingerprint", *FP],
-            "caps": ["caps"], "pin --no-update": ["pin", "--no-update"]}
+# pin first: it pins the project's manifest to the default line, which check then finds clean
+COMMANDS = {"pin --no-update": ["pin", "--no-update"], "matrix": ["matrix"], "env": ["env", "0.22"],
+            "check": ["check"], "fingerprint": ["fingerprint", *FP], "caps": ["caps"]}
 
 # Bytecode on, as after `pip install`: the warm-up run writes vline's .pyc files as typer's already are.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"NO_COLOR": "1"}

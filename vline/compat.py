@@ -101,7 +101,7 @@ class Line(NamedTuple):
     default: bool
     tracker: bool
     pos: int  # the line of its [[vllm]] header
-    python_requirement: str | None = None  # overrides vllm==<version> (python_reqs.requirement_for)
+    python_requirement: str | None = None  # overrides vllm==<version> (pip_spec)
 
     @property
     def version(self) -> Version | None:
@@ -125,6 +125,18 @@ class Line(NamedTuple):
             return self.patch_repo, self.patch_rev
         return settings.upstream, self.protocol_rev
 
+    def pip_spec(self, settings: Settings) -> str:
+        """The line's pip requirement for vLLM: its own `python_requirement` when set, else `vllm==<version>`
+        for a release or release candidate (PEP 440 from the tag), else (nightly) `vllm` from
+        [vline].python_index when one is set, else a direct reference to the upstream at its protocol_rev."""
+        if self.python_requirement:
+            return self.python_requirement
+        if self.version is not None:
+            return f"vllm=={self.version}"
+        if settings.python_index:
+            return "vllm"
+        return f"vllm @ git+{settings.upstream}@{self.protocol_rev}"
+
     def command_env(self, settings: Settings) -> dict[str, str]:
         """What a command run for this line sees (each, gate): its build variables plus VLINE_LINE/VLINE_TAG."""
         return {**self.build_env(settings), "VLINE_LINE": self.line, "VLINE_TAG": self.tag}
@@ -132,8 +144,6 @@ class Line(NamedTuple):
     def build_env(self, settings: Settings) -> dict[str, str]:
         """The line's build variables (`vline env`, build args, ARG defaults), then the project's own ARG
         names for them ([vline.build_args])."""
-        from .python_reqs import requirement_for
-
         repo, ref = self.frontend(settings)
         env = {
             "LINE": self.line,
@@ -145,7 +155,7 @@ class Line(NamedTuple):
             "FRONTEND_REPO": repo,
             "FRONTEND_REF": ref,
             "IMAGE_TAG": self.image_tag,
-            "VLLM_PIP_SPEC": requirement_for(self, settings),
+            "VLLM_PIP_SPEC": self.pip_spec(settings),
         }
         by_variable = {k.lower(): v for k, v in env.items()}
         for arg, variable in settings.build_args:

@@ -1,7 +1,6 @@
 """The config fingerprint `config-fingerprint-v3` (SPEC §4). Stamped hashes are compared, never recomputed."""
 from __future__ import annotations
 
-import hashlib
 
 from .errors import InputError, quote
 
@@ -54,4 +53,6 @@ def config_hash(gpu: str, vllm_tag: str, engine_cfg: str) -> str:
     if "\n" in engine_cfg or "\r" in engine_cfg:
         raise InputError("engine_config contains a newline", path="fingerprint")
     text = f"{SCHEME}\ngpu={gpu}\nvllm_tag={vllm_tag}\nengine_config={engine_cfg}\n"
+    import hashlib  # here: importing hashlib costs the commands that never hash ~3 ms
+
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

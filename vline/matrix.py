@@ -13,7 +13,6 @@ from pathlib import Path
 from . import resources, tomlfile
 from .compat import Compat, Line
 from .errors import InputError, Refused, quote
-from .python_reqs import requirement_for
 
 MAX_ROWS = 256  # GitHub Actions' limit on jobs per matrix
 SELECTIONS = ("all", "stable", "trackers")
@@ -37,7 +36,7 @@ def line_fields(compat: Compat, ln: Line, golden_lines: set[str]) -> dict[str, o
         "frontend_repo": frontend_repo,
         "frontend_ref": frontend_ref,
         "target_env": compat.settings.target_env,
-        "vllm_pip_spec": requirement_for(ln, compat.settings),
+        "vllm_pip_spec": ln.pip_spec(compat.settings),
     }
 
 

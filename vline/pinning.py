@@ -2,7 +2,6 @@
 `vline pin`, per-line checkouts and release day."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -21,8 +20,6 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
     lock is remembered by the bytes it was computed from (pinned manifest, previous lock), and a later
     pin from the same bytes reuses it instead of running cargo (per-line checkouts re-pin on every run).
     """
-    from .edits.pin import pin_text
-
     manifest = manifest or compat.manifest_path()
     shown = os.path.relpath(manifest)
     rev = compat_mod.checked_rev(rev) if rev else line.protocol_rev
@@ -33,11 +30,14 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
         except FileNotFoundError:
             raise InputError("file not found (set [vline].manifest in compat.toml)", path=shown) from None
         text = tomlfile.decode(old, shown)
-        new = pin_text(text, compat.settings.crate, rev, fork, shown)
+        new = text if _pinned_already(text, compat.settings.crate, rev, fork, shown) else \
+            _pin_text(text, compat.settings.crate, rev, fork, shown)
         lock = cargo.lock_path(manifest)
         old_lock = lock.read_bytes() if lock.exists() else None
         remembered = None
         if lock_cache is not None:
+            import hashlib
+
             key = hashlib.sha256(new.encode() + b"\0" + (old_lock or b"")).hexdigest()
             remembered = lock_cache / f"{key}.lock"
         changed = new != text
@@ -60,6 +60,22 @@ def pin_manifest(compat: compat_mod.Compat, line: compat_mod.Line, rev: str | No
                 remembered.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(remembered, lock.read_bytes())
     return changed
+
+
+def _pinned_already(text: str, crate: str, rev: str, fork: tuple[str, str] | None, shown: str) -> bool:
+    """Whether the manifest already says what pinning would write (read with tomllib: a CI leg that pins
+    the committed default line never loads tomlkit)."""
+    from .cargo_toml import current
+
+    tf = tomlfile.parse_text(text, Path(shown), shown)
+    pin = current(tf.data, crate, shown, tf.layout)
+    return pin.rev == rev and (pin.patch_repo, pin.patch_rev) == (fork or (None, None))
+
+
+def _pin_text(*args) -> str:
+    from .edits.pin import pin_text
+
+    return pin_text(*args)
 
 
 def derived(compat: compat_mod.Compat) -> list[tuple[Path, str, str]]:
@@ -99,7 +115,7 @@ def python_texts(compat: compat_mod.Compat, line: compat_mod.Line, files: list[P
     from . import python_reqs
     from .edits.python_pin import pin_pyproject, pin_requirements, retarget_to
 
-    want = python_reqs.requirement_for(line, compat.settings)
+    want = line.pip_spec(compat.settings)
     out = []
     for path in files:
         shown = os.path.relpath(path)

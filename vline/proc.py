@@ -3,17 +3,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import EnvironmentFailure
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):  # not a dataclass: `dataclasses` costs the commands CI calls ~6 ms to import
     args: tuple[str, ...]
     returncode: int
     stdout: str
@@ -44,6 +42,8 @@ def run(args: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str,
         extra_env: Mapping[str, str] | None = None, errors: str = "replace") -> Result:
     """Run to completion capturing output; a missing program is an environment failure (exit 3).
     `errors="surrogateescape"` keeps undecodable bytes (file names) round-trippable."""
+    import subprocess  # here: pin --no-update and check run no process
+
     argv, full_env = _prepare(args, env, extra_env)
     proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, errors=errors,
                           stdin=subprocess.DEVNULL)
@@ -56,6 +56,8 @@ def stream(args: Sequence[str], on_line: Callable[[str], None], *, cwd: str | Pa
     """Run to completion, handing each line of its output (stdout and stderr merged, in order) to `on_line`
     as it comes. The Result's stderr holds the last `keep` lines, for error messages: a build's log can be
     far larger than memory should hold."""
+    import subprocess
+
     argv, full_env = _prepare(args, env, extra_env)
     tail: deque[str] = deque(maxlen=keep)
     with subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

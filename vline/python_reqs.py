@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from typing import TYPE_CHECKING
 
 from . import tomlfile
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 PACKAGE = "vllm"
 # the parts of a PEP 508 string: name and extras, the version specifier or `@ url`, the marker
@@ -49,11 +51,15 @@ def split(text: str) -> tuple[str, str, str]:
 
 
 def _is_vllm(text: str) -> Requirement | None:
+    if "vllm" not in text.lower():  # most requirements: no parser needed (packaging.requirements costs ~30 ms)
+        return None
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         req = Requirement(text)
     except InvalidRequirement:
         return None
-    return req if canonicalize_name(req.name) == PACKAGE else None
+    return req if re.sub(r"[-_.]+", "-", req.name).lower() == PACKAGE else None  # PEP 503 normalized
 
 
 def _line_of(lines: list[str], needle: str, start: int) -> int:
@@ -143,16 +149,3 @@ def default_files(root: Path) -> list[Path]:
     files = [root / "pyproject.toml"] if (root / "pyproject.toml").is_file() else []
     files += sorted(p for p in root.glob("requirements*.txt") if p.is_file())
     return files
-
-
-def requirement_for(line, settings) -> str:
-    """A line's pip requirement for vLLM: its own `python_requirement` when set, else `vllm==<version>` for a
-    release or release candidate (PEP 440 from the tag), else (nightly) `vllm` from [vline].python_index when
-    one is set, else a direct reference to the upstream at the line's protocol_rev."""
-    if line.python_requirement:
-        return line.python_requirement
-    if line.version is not None:
-        return f"{PACKAGE}=={line.version}"
-    if settings.python_index:
-        return PACKAGE
-    return f"{PACKAGE} @ git+{settings.upstream}@{line.protocol_rev}"

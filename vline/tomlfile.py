@@ -8,7 +8,10 @@ import re
 from typing import NamedTuple
 from pathlib import Path
 
-import tomllib
+try:  # tomli 2.x is tomllib's upstream, compiled with mypyc: it imports ~5 ms faster and parses ~3x faster
+    import tomli as tomllib
+except ImportError:  # an interpreter without its wheel: the standard library's, same behaviour
+    import tomllib
 
 from .errors import InputError
 

@@ -117,10 +117,13 @@ def run(compat_path: str | None, as_json: bool) -> int:
             findings += derived_drift(compat)
         except VlineError as e:  # a Dockerfile that cannot be read is a finding like any other
             findings.append(Finding(str(e.path or compat.shown), e.line or 1, "error", e.message))
-        if not compat.embedded:
+        # the capture matrix when there may be one (capture.locate's rule; its parser is not loaded otherwise)
+        if not compat.embedded and (os.environ.get("VLINE_CAPTURE") or compat.settings.capture != "capture.toml"
+                                    or (compat.root / "capture.toml").exists()):
             from .. import capture
 
             findings += capture.check_findings(compat)
+        if not compat.embedded:
             findings += python_findings(compat)
 
     errors = [f for f in findings if f.is_error]

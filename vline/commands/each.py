@@ -66,7 +66,7 @@ def _python_env(compat: compat_mod.Compat, co: checkouts.Checkout, ln: compat_mo
 
     from .. import venvs
     from ..pinning import pin_python
-    from ..python_reqs import default_files, find, requirement_for
+    from ..python_reqs import default_files, find
 
     inside = compat._replace(path=co.compat_dir / compat.path.name)
     files = [p for p in default_files(co.compat_dir) if find(p)]
@@ -74,7 +74,7 @@ def _python_env(compat: compat_mod.Compat, co: checkouts.Checkout, ln: compat_mo
         pin_python(inside, ln, files)
     project = hashlib.sha256(str(compat.root.resolve()).encode()).hexdigest()[:16]
     index = compat.settings.python_index if ln.version is None else ""
-    venv = venvs.ensure(project, ln.line, requirement_for(ln, compat.settings), co.log, index=index)
+    venv = venvs.ensure(project, ln.line, ln.pip_spec(compat.settings), co.log, index=index)
     return venvs.activation(venv)
 
 

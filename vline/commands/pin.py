@@ -58,10 +58,9 @@ def run(compat_path: str | None, line_name: str | None, rev: str | None, update:
     values = {compat.settings.target_env: line.tag}
     if python:
         from ..pinning import pin_python
-        from ..python_reqs import requirement_for
 
         written = pin_python(compat, line, py_files)
-        values["VLLM_PIP_SPEC"] = requirement_for(line, compat.settings)
+        values["VLLM_PIP_SPEC"] = line.pip_spec(compat.settings)
         for p in py_files:
             ui.note(f"vline: {os.path.relpath(p)} {'pinned to' if p in written else 'already at'} line {line.line}")
     emit.kv(values)
