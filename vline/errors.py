@@ -16,19 +16,31 @@ QUOTE = 80  # characters of a value quoted in a message
 def quote(value: object, limit: int = QUOTE) -> str:
     """repr() of a value from an input file, for messages: bounded in length and depth, and never
     raising (repr of an int of more than 4300 digits raises ValueError; deep nesting, RecursionError)."""
-    import reprlib
-
-    class _Repr(reprlib.Repr):
-        def repr_int(self, x: int, level: int) -> str:
-            return int.__repr__(x) if x.bit_length() <= 64 else f"<an integer of {x.bit_length()} bits>"
-
-    r = _Repr()
+    if type(value) is str and len(value) <= limit:  # the common case (labels of valid input): plain repr
+        return repr(value)
+    r = _repr_class()()
     r.maxlevel, r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxtuple = 3, limit, limit, 6, 6, 6
     try:
         text = r.repr(value)
     except Exception:  # noqa: BLE001 - a message must never fail to render
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit + 2 else text[:limit] + "…"
+
+
+_REPR: type | None = None
+
+
+def _repr_class() -> type:
+    global _REPR
+    if _REPR is None:
+        import reprlib
+
+        class _Repr(reprlib.Repr):
+            def repr_int(self, x: int, level: int) -> str:
+                return int.__repr__(x) if x.bit_length() <= 64 else f"<an integer of {x.bit_length()} bits>"
+
+        _REPR = _Repr
+    return _REPR
 
 
 def one_line(text: str) -> str:

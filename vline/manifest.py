@@ -59,16 +59,25 @@ class Manifest(NamedTuple):
     shown: str
     goldens: list[Golden]
     findings: list[Finding]
+    by_line: dict[str, list[Golden]] | None = None  # goldens per line, in file order (built by index())
+
+    def index(self) -> "Manifest":
+        by_line: dict[str, list[Golden]] = {}
+        for g in self.goldens:
+            by_line.setdefault(g.line, []).append(g)
+        return self._replace(by_line=by_line)
 
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.is_error]
 
     def for_line(self, line: str) -> list[Golden]:
+        if self.by_line is not None:  # O(1): show and promote ask once per line
+            return list(self.by_line.get(line, ()))
         return [g for g in self.goldens if g.line == line]
 
     def lines(self) -> set[str]:
-        return {g.line for g in self.goldens}
+        return set(self.by_line) if self.by_line is not None else {g.line for g in self.goldens}
 
 
 def path_beside(compat_path: Path) -> Path:
@@ -139,7 +148,7 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
         if ok:
             goldens.append(Golden(**{k: entry[k] for k in KEYS}, pos=block.line))
     _markers(tf.text, out)
-    return Manifest(tf.path, tf.shown, goldens, sorted(out.items, key=lambda f: f.line))
+    return Manifest(tf.path, tf.shown, goldens, sorted(out.items, key=lambda f: f.line)).index()
 
 
 def markers(text: str) -> list[tuple[int, str, str]]:

@@ -79,6 +79,8 @@ _CLOSE = {
 def code_lines(text: str) -> list[bool]:
     """For each line of `text`, whether it starts outside any string: a line inside a multi-line
     string is a value, never a header, a key or a marker comment. A small TOML string tokenizer."""
+    if '"""' not in text and "'''" not in text:  # no multi-line string: every line starts outside one
+        return [True] * len(split_lines(text))
     starts = [True]
     i, n, state = 0, len(text), None
     while i < n:
@@ -123,6 +125,10 @@ def scan(text: str) -> Layout:
     code = code_lines(text)
     for no, raw in enumerate(split_lines(text), start=1):
         if not code[no - 1]:
+            continue
+        if "[" not in raw:  # most lines are keys: no header patterns to try
+            if m := _KEY.match(raw):
+                current.keys.setdefault(m.group(1).strip("\"'"), no)
             continue
         if m := _ARRAY.match(raw):
             current = Block(no, {})
