@@ -214,3 +214,18 @@ def test_nightly_from_a_wheel_index(plugin):
     (plugin / "compat.toml").write_text(COMPAT.replace('python_requirement = "vllm==0.24.0.dev5"', ""))
     env = json.loads(vline("env", "nightly", "--format", "json", cwd=plugin, check_code=0).stdout)
     assert env["VLLM_PIP_SPEC"] == f"vllm @ git+https://github.com/vllm-project/vllm.git@{'1' * 40}"
+
+
+def test_each_python_with_uv(plugin, wheelhouse, tmp_path):
+    """uv when it is on PATH (here from the test extra): the same environments, its own index settings."""
+    import shutil
+
+    uv = shutil.which("uv")
+    assert uv, "uv is a test dependency (pyproject's test extra)"
+    env = clean_env(UV_OFFLINE="1", UV_FIND_LINKS=str(wheelhouse), UV_CACHE_DIR=str(tmp_path / "uv-cache"),
+                    VLINE_CACHE=str(tmp_path / "cache"), VLINE_INSTALLER="uv")
+    res = vline("each", "--python", "0.23", "0.10", "--json", "--", "python", "-c",
+                "import vllm; print(vllm.__version__)", cwd=plugin, env=env, check_code=0)
+    got = {r["line"]: Path(r["log"]).read_text().split()[-1] for r in json.loads(res.stdout)}
+    assert got == {"0.23": "0.23.0", "0.10": "0.10.1.1"}
+    assert any("uv pip install" in Path(r["log"]).read_text() for r in json.loads(res.stdout))
