@@ -92,3 +92,37 @@ from hypothesis import settings as _hsettings  # noqa: E402
 _hsettings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     _hsettings.load_profile("ci")
+
+
+# --- servers the tests share: one per test module ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def moto():
+    """moto's standalone S3 server over real HTTP."""
+    from s3world import MotoServer
+
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """Debian's docker-registry on loopback: `host:port`."""
+    import shutil
+
+    from s3world import free_port, wait_for_port
+
+    exe = shutil.which("docker-registry")
+    if exe is None:
+        pytest.fail("Debian's docker-registry is not installed (apt-get install docker-registry; .ci/run does)")
+    root = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    cfg = root / "config.yml"
+    cfg.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+                   f"http:\n  addr: 127.0.0.1:{port}\n")
+    proc = subprocess.Popen([exe, "serve", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)

@@ -26,7 +26,6 @@ from test_docker import (  # noqa: F401 - fixtures
     env_with_cache,
     file_from_image,
     image_labels,
-    registry,
     repo,
 )
 

@@ -26,7 +26,7 @@ import yaml
 from conftest import REPO, clean_env, vline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from s3world import free_port, wait_for_port
+from s3world import free_port
 
 from vline import capture, compat as compat_mod, k8s, tomlfile
 
@@ -510,23 +510,6 @@ def test_capture_model_and_check_path_stay_light():
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    exe = shutil.which("docker-registry")
-    if exe is None:
-        pytest.fail("Debian's docker-registry is not installed (apt-get install docker-registry; .ci/run does)")
-    root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    cfg = root / "config.yml"
-    cfg.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-                   f"http:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen([exe, "serve", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
 
 
 def _push_blob(base: str, repo: str, data: bytes) -> dict:

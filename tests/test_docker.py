@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from conftest import REPO, clean_env, snapshot, vline
 from gitworld import CRATE, git
-from s3world import free_port, wait_for_port
 
 pytestmark = pytest.mark.docker
 
@@ -76,23 +75,6 @@ def image_labels(exe: str, ref: str) -> dict[str, str]:
 
 def image_tags_of(exe: str, ref: str) -> set[str]:
     return set(json.loads(docker(exe, "image", "inspect", "--format", "{{json .RepoTags}}", ref).stdout))
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    exe = shutil.which("docker-registry")
-    if exe is None:
-        pytest.fail("Debian's docker-registry is not installed (apt-get install docker-registry; .ci/run does)")
-    root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    cfg = root / "config.yml"
-    cfg.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-                   f"http:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen([exe, "serve", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture

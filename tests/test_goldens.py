@@ -16,16 +16,9 @@ from pathlib import Path
 import boto3
 import pytest
 from conftest import REPO, clean_env, snapshot, vline
-from s3world import FaultProxy, MotoServer
+from s3world import FaultProxy
 
 CONFIG = "f90fef94f6f258004f146d70c8a3aafe5aeb8dfb634ddf292cad3d355c808457"
-
-
-@pytest.fixture(scope="module")
-def moto():
-    server = MotoServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

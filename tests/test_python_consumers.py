@@ -4,7 +4,6 @@ find-links folder (no index reachable), real git for the committed bytes."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import textwrap
 from pathlib import Path

@@ -191,10 +191,8 @@ def test_unreachable_remote_is_exit_3(proj, tmp_path):
     assert snapshot(proj) == before
 
 
-@pytest.mark.cargo
-def test_roll_repins_cargo_and_dockerfile_and_builds(world, tmp_path):
-    """A real release: the upstream tags v0.24.0; roll re-pins Cargo.toml and the lock, rewrites the
-    template's ARG defaults, and the workspace builds --locked against the new crate."""
+def released_v0_24(world, tmp_path: Path) -> tuple[Path, str]:
+    """An upstream clone that has just tagged v0.24.0 (a new crate), and a workspace pointing at it."""
     upstream = tmp_path / "upstream"
     git(tmp_path, "clone", "-q", str(world.upstream), str(upstream))
     git(upstream, "checkout", "-q", "main")
@@ -205,6 +203,14 @@ def test_roll_repins_cargo_and_dockerfile_and_builds(world, tmp_path):
         p = ws / name
         p.write_text(p.read_text().replace(world.upstream_url, upstream.as_uri()))
     subprocess.run(["cargo", "generate-lockfile", "-q"], cwd=ws, check=True)
+    return ws, rev
+
+
+@pytest.mark.cargo
+def test_roll_repins_cargo_and_dockerfile_and_builds(world, tmp_path):
+    """A real release: the upstream tags v0.24.0; roll re-pins Cargo.toml and the lock, rewrites the
+    template's ARG defaults, and the workspace builds --locked against the new crate."""
+    ws, rev = released_v0_24(world, tmp_path)
     (ws / "Dockerfile.template").write_text(textwrap.dedent(f"""\
         # syntax=docker/dockerfile:1
         ARG VLLM_TARGET_VERSION=v0.23.0
@@ -251,16 +257,7 @@ def _killed_at(function: str, ws: Path, *args: str) -> None:
 
 @pytest.mark.cargo
 def test_roll_killed_between_compat_and_cargo_is_reported_and_finished_by_its_rerun(world, tmp_path):
-    upstream = tmp_path / "upstream"
-    git(tmp_path, "clone", "-q", str(world.upstream), str(upstream))
-    git(upstream, "checkout", "-q", "main")
-    rev = commit(upstream, _crate_files("0.4.0", "v0.24.0", True), "v0.24.0")
-    git(upstream, "tag", "-a", "v0.24.0", "-m", "v0.24.0")
-    ws = world.new_workspace(tmp_path / "ws")
-    for name in ("Cargo.toml", "compat.toml"):
-        p = ws / name
-        p.write_text(p.read_text().replace(world.upstream_url, upstream.as_uri()))
-    subprocess.run(["cargo", "generate-lockfile", "-q"], cwd=ws, check=True)
+    ws, rev = released_v0_24(world, tmp_path)
     (ws / "Dockerfile.template").write_text("ARG VLLM_TARGET_VERSION=v0.23.0\nFROM scratch\n")
     committed = snapshot(ws)
 

@@ -4,9 +4,7 @@ compat.toml is never served vline's own window. Tests that need S3 live in test_
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest

@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 from conftest import REPO, clean_env
 from gitworld import git
-from s3world import MotoServer, free_port, wait_for_port
 
 slow = pytest.mark.slow  # the act runs: a few minutes on 2 cores
 
@@ -196,30 +195,6 @@ def machine(tmp_path_factory):
     python = getattr(sys, "_base_executable", sys.executable)  # the host's interpreter, not this venv
     return {"act": act, "root": root, "src": src, "wheels": wheels, "tools": tools, "python": python,
             "docker": docker_cli()}
-
-
-@pytest.fixture(scope="module")
-def moto():
-    server = MotoServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    exe = shutil.which("docker-registry")
-    if exe is None:
-        pytest.fail("Debian's docker-registry is not installed (apt-get install docker-registry; .ci/run does)")
-    root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    cfg = root / "config.yml"
-    cfg.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-                   f"http:\n  addr: 127.0.0.1:{port}\n")
-    proc = subprocess.Popen([exe, "serve", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
 
 
 class Run:

@@ -121,9 +121,9 @@ def stale(compat: Compat) -> list[Finding]:
         return []
     want = generated_rs(compat)
     try:
-        have = path.read_text(encoding="utf-8")
+        have = path.read_bytes().decode("utf-8")  # bytes as they are: a CRLF copy is stale too
     except FileNotFoundError:
-        return [Finding(shown, 1, "error", f"missing: compat.toml declares capabilities; run 'vline caps --write'")]
+        return [Finding(shown, 1, "error", "missing: compat.toml declares capabilities; run 'vline caps --write'")]
     except (OSError, UnicodeDecodeError) as e:
         return [Finding(shown, 1, "error", f"unreadable ({e}); run 'vline caps --write'")]
     if have == want:
