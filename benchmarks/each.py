@@ -8,31 +8,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-import gitworld  # noqa: E402
-
-
-def timed(args: list[str], cwd: Path, env: dict) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+from _common import timed, workspace
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
-        world = gitworld.build(root / "world")
-        ws = world.new_workspace(root / "repo")
-        gitworld.git(ws, "init", "-q", "-b", "main")
-        gitworld.git(ws, "add", "-A")
-        gitworld.git(ws, "commit", "-q", "-m", "bench")
+        _, ws = workspace(root)
         env = {**os.environ, "VLINE_CACHE": str(root / "cache"), "NO_COLOR": "1"}
         vline = [sys.executable, "-m", "vline", "each"]
         timed([*vline, "--", "true"], ws, env)  # make the checkouts and remember their locks

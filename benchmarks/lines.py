@@ -13,12 +13,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-import gitworld  # noqa: E402
+import _common
 
 TEMPLATE = """\
 FROM scratch
@@ -29,25 +26,21 @@ COPY Cargo.toml Cargo.lock /pinned/
 
 
 def timed(args: list[str], cwd: Path, env: dict) -> float:
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "vline", *args], cwd=cwd, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    return _common.timed([sys.executable, "-m", "vline", *args], cwd, env)
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
-        world = gitworld.build(root / "world")
-        ws = world.new_workspace(root / "repo")
-        (ws / "Dockerfile.template").write_text(TEMPLATE)
-        (ws / "shared.bin").write_bytes(os.urandom(64 << 20))  # a layer every line shares
         tag = f"bench{os.getpid()}"
-        (ws / "compat.toml").write_text((ws / "compat.toml").read_text().replace(
-            'image = "localhost/vline-sim"', f'image = "localhost/vline-bench-{tag}"'))
-        gitworld.git(ws, "init", "-q", "-b", "main")
-        gitworld.git(ws, "add", "-A")
-        gitworld.git(ws, "commit", "-q", "-m", "bench")
+
+        def with_images(ws: Path) -> None:
+            (ws / "Dockerfile.template").write_text(TEMPLATE)
+            (ws / "shared.bin").write_bytes(os.urandom(64 << 20))  # a layer every line shares
+            (ws / "compat.toml").write_text((ws / "compat.toml").read_text().replace(
+                'image = "localhost/vline-sim"', f'image = "localhost/vline-bench-{tag}"'))
+
+        _, ws = _common.workspace(root, with_images)
         env = {**os.environ, "VLINE_CACHE": str(root / "cache"), "NO_COLOR": "1"}
         light = ["--", "cargo", "metadata", "--format-version", "1", "--locked", "--no-deps"]
         timed(["each", *light], ws, env)  # make the checkouts

@@ -15,12 +15,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-import gitworld  # noqa: E402
+from _common import timed, workspace
 
 SIM = textwrap.dedent("""\
     [package]
@@ -47,24 +44,17 @@ MAIN = textwrap.dedent("""\
     """)
 
 
-def timed(args: list[str], cwd: Path, env: dict) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
-
-
 def main() -> int:
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
-        world = gitworld.build(root / "world")
-        ws = world.new_workspace(root / "repo")
-        (ws / "sim" / "Cargo.toml").write_text(SIM)
-        (ws / "sim" / "src" / "main.rs").write_text(MAIN)
-        subprocess.run(["cargo", "generate-lockfile"], cwd=ws, check=True, capture_output=True)
-        subprocess.run(["cargo", "fetch"], cwd=ws, check=True, capture_output=True)  # sources, not timed
-        gitworld.git(ws, "init", "-q", "-b", "main")
-        gitworld.git(ws, "add", "-A")
-        gitworld.git(ws, "commit", "-q", "-m", "bench")
+
+        def with_crates_io(ws: Path) -> None:
+            (ws / "sim" / "Cargo.toml").write_text(SIM)
+            (ws / "sim" / "src" / "main.rs").write_text(MAIN)
+            subprocess.run(["cargo", "generate-lockfile"], cwd=ws, check=True, capture_output=True)
+            subprocess.run(["cargo", "fetch"], cwd=ws, check=True, capture_output=True)  # sources, not timed
+
+        _, ws = workspace(root, with_crates_io)
         env = {**os.environ, "NO_COLOR": "1"}
         env.pop("CARGO_TARGET_DIR", None)
 
