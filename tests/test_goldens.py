@@ -363,7 +363,11 @@ def test_list_and_prune(proj, s3):
 
 def test_a_cache_entry_altered_on_disk_is_caught_and_dropped(proj, s3):
     entries = _uploaded(proj, s3)
+    listed = json.loads(vline("golden", "list", "--json", cwd=proj, env=s3["env"], check_code=0).stdout)
+    assert [g["cached"] for g in listed] == [False] * len(entries)
     vline("golden", "fetch", cwd=proj, env=s3["env"], check_code=0)
+    listed = json.loads(vline("golden", "list", "--json", cwd=proj, env=s3["env"], check_code=0).stdout)
+    assert [g["cached"] for g in listed] == [True] * len(entries)
     cached = s3["cache"] / "goldens" / "sha256" / f"{entries[0]['sha256']}.jsonl.gz"
     cached.write_bytes(b"bit rot")
     res = vline("golden", "verify", cwd=proj, env=s3["env"], check_code=1)

@@ -34,6 +34,14 @@ def cached_path(sha256: str) -> Path:
     return under(cache_root() / "goldens" / "sha256", _name(sha256), what="cache entry")
 
 
+def cached_names() -> set[str]:
+    """The file names in the content-addressed cache, listed once (`golden list` asks for every golden)."""
+    try:
+        return set(os.listdir(cache_root() / "goldens" / "sha256"))
+    except OSError:  # no cache yet, or none usable: nothing is cached
+        return set()
+
+
 def _stamp_path(path: Path) -> Path:
     """The record of a cached file's check, beside the content-addressed folder (which holds content only)."""
     return cache_dir("goldens", "checked") / path.name

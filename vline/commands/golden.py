@@ -305,9 +305,10 @@ def list_cmd(compat_path: str | None, as_json: bool) -> None:
     compat = compat_mod.load(compat_path)
     manifest = manifest_of(compat)
     window = {ln.line for ln in compat.lines}
+    cached = gmod.cached_names()
     rows = [{"line": g.line, "workload": g.workload, "role": g.role, "sha256": g.sha256,
              "config_hash": g.config_hash, "bucket_path": g.bucket_path,
-             "cached": gmod.cached_path(g.sha256).exists(), "in_window": g.line in window}
+             "cached": f"{g.sha256}.jsonl.gz" in cached, "in_window": g.line in window}
             for g in manifest.goldens]
     if as_json:
         ui.result_json(rows)
