@@ -87,3 +87,11 @@ def test_finders_name_file_line_and_section(tmp_path):
     r.write_text("# deps\n--index-url https://x\nnumpy\nvllm==0.23.0 # engine\n")
     (f,) = in_requirements(r, "requirements.txt")
     assert (f.line, f.text, f.exact) == (4, "vllm==0.23.0", "0.23.0")
+
+
+def test_hashes_belong_to_the_requirement_whose_logical_line_holds_them(tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text("numpy==2.0 \\\n    --hash=sha256:" + "a" * 64 + "\nvllm==0.23.0\n"
+                    "-r other.txt \\\n    --hash=sha256:" + "b" * 64 + "\nvllm[audio]==0.23.0 --hash=sha256:" + "c" * 64 + "\n")
+    found = in_requirements(path)
+    assert [(f.line, f.hashed) for f in found] == [(3, False), (6, True)]

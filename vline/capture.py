@@ -291,7 +291,7 @@ def check_findings(compat: Compat) -> list[Finding]:
             return []
         return load(compat).findings
     except InputError as e:
-        return [Finding(str(e.path or shown), e.line or 1, "error", e.message)]
+        return [Finding.of(e, shown)]
 
 
 # --- parsing ----------------------------------------------------------------------------------------------

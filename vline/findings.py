@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from .errors import one_line
+from .errors import VlineError, one_line
 
 
 class Finding(NamedTuple):
@@ -20,6 +20,11 @@ class Finding(NamedTuple):
 
     def as_json(self) -> dict:
         return {"file": self.path, "line": self.line, "severity": self.severity, "message": self.message}
+
+    @classmethod
+    def of(cls, e: VlineError, path: object) -> "Finding":
+        """A file `check` could not read, as one of its findings (`path` when the error names none)."""
+        return cls(str(e.path or path), e.line or 1, "error", e.message)
 
 
 class Collector:

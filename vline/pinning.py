@@ -120,18 +120,12 @@ def python_texts(compat: compat_mod.Compat, line: compat_mod.Line, files: list[P
     for path in files:
         shown = os.path.relpath(path)
         text = tomlfile.read_text(path, shown)
-        found = python_reqs.find(path, shown)
+        found = python_reqs.find(path, shown, text)
         if not found:
             raise InputError("no requirement on vllm here (pin --python rewrites an existing one)", path=shown)
-        lines = tomlfile.split_lines(text)
-        for f in found:
-            logical, i = lines[f.line - 1], f.line - 1
-            while lines[i].endswith("\\") and i + 1 < len(lines):
-                i += 1
-                logical += lines[i]
-            if f.section == "requirements" and "--hash" in logical:
-                raise InputError("the vllm requirement is hash-pinned: a new version needs new hashes "
-                                 "(regenerate the file with its lock tool)", path=shown, line=f.line)
+        if hashed := next((f for f in found if f.hashed), None):
+            raise InputError("the vllm requirement is hash-pinned: a new version needs new hashes "
+                             "(regenerate the file with its lock tool)", path=shown, line=hashed.line)
         committed = _committed(compat, path) if line.default else None
         if committed is not None and python_reqs.find_text(committed, path, shown):
             new = committed
@@ -160,8 +154,17 @@ def _committed(compat: compat_mod.Compat, path: Path) -> str | None:
 
 def pin_python(compat: compat_mod.Compat, line: compat_mod.Line, files: list[Path]) -> list[Path]:
     """Pin every file's vLLM requirement to `line`, all or nothing; the files that changed."""
+    return write_python(compat, python_texts(compat, line, files))
+
+
+def write_python(compat: compat_mod.Compat, planned: list[tuple[Path, str, str]]) -> list[Path]:
+    """Write python_texts' plan, every file checked before any is written: a file edited since the plan
+    was made is refused, never overwritten."""
     with locked(compat.root):
-        planned = python_texts(compat, line, files)  # every file checked before any is written
+        for path, old, _ in planned:
+            shown = os.path.relpath(path)
+            if tomlfile.read_text(path, shown) != old:
+                raise InputError("changed while vline was pinning it; run the command again", path=shown)
         changed = [(p, new) for p, old, new in planned if new != old]
         for path, new in changed:
             atomic_write(path, new.encode())

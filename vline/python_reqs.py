@@ -31,6 +31,7 @@ class Found(NamedTuple):
     section: str  # "project.dependencies", "project.optional-dependencies.gpu", "dependency-groups.dev", "requirements"
     text: str  # the requirement as written
     requirement: Requirement
+    hashed: bool = False  # a requirements line pinned with --hash: a new version needs new hashes
 
     @property
     def exact(self) -> str | None:
@@ -97,12 +98,20 @@ def in_pyproject(path: Path, shown: str | None = None, text: str | None = None) 
     return found
 
 
-def requirement_lines(text: str) -> list[tuple[int, str, int, int]]:
-    """(line number, requirement, start, end) of each requirement line of a requirements file: the
-    requirement's span in `text`, without options, hashes or a trailing comment."""
-    out = []
+class ReqLine(NamedTuple):
+    line: int
+    text: str  # the requirement, without options, hashes or a trailing comment
+    start: int  # its span in the file's text
+    end: int
+    options: str  # what follows it on its logical line (continuation lines included): --hash=..., ...
+
+
+def requirement_lines(text: str) -> list[ReqLine]:
+    """Each requirement of a requirements file, with its span in `text` and its options."""
+    out: list[ReqLine] = []
     offset = 0
     continued = False  # this physical line continues the one before (its options, its hashes)
+    owner = False  # the logical line being continued is the last requirement found
     for no, raw in enumerate(tomlfile.split_lines(text, keepends=True), start=1):
         body = raw.rstrip("\r\n")
         was_continued, continued = continued, body.endswith("\\")
@@ -110,10 +119,15 @@ def requirement_lines(text: str) -> list[tuple[int, str, int, int]]:
         if continued:
             code = code.rstrip()[:-1]
         stripped = code.strip()
-        if stripped and not stripped.startswith("-") and not was_continued:
-            req = re.split(r"\s+--?[A-Za-z]", code, maxsplit=1)[0].rstrip()
-            lead = len(code) - len(code.lstrip())
-            out.append((no, req.strip(), offset + lead, offset + len(req)))
+        if was_continued:
+            if owner:
+                out[-1] = out[-1]._replace(options=f"{out[-1].options} {stripped}".strip())
+        else:
+            owner = bool(stripped) and not stripped.startswith("-")
+            if owner:
+                req = re.split(r"\s+--?[A-Za-z]", code, maxsplit=1)[0].rstrip()
+                lead = len(code) - len(code.lstrip())
+                out.append(ReqLine(no, req.strip(), offset + lead, offset + len(req), code[len(req):].strip()))
         offset += len(raw)
     return out
 
@@ -121,25 +135,25 @@ def requirement_lines(text: str) -> list[tuple[int, str, int, int]]:
 def in_requirements(path: Path, shown: str | None = None, text: str | None = None) -> list[Found]:
     shown = shown or os.path.relpath(path)
     text = tomlfile.read_text(path, shown) if text is None else text
-    return [Found(path, shown, no, "requirements", req, parsed)
-            for no, req, _, _ in requirement_lines(text) if (parsed := _is_vllm(req))]
+    return [Found(path, shown, r.line, "requirements", r.text, parsed, "--hash" in r.options)
+            for r in requirement_lines(text) if (parsed := _is_vllm(r.text))]
 
 
 def is_requirements_file(path: Path) -> bool:
     return path.suffix in (".txt", ".in") and path.name.startswith("requirements")
 
 
-def find(path: Path, shown: str | None = None) -> list[Found]:
-    """Every requirement on vLLM in a pyproject.toml or requirements file."""
+def find(path: Path, shown: str | None = None, text: str | None = None) -> list[Found]:
+    """Every requirement on vLLM in a pyproject.toml or requirements file (its `text` when already read)."""
     if path.name == "pyproject.toml":
-        return in_pyproject(path, shown)
-    return in_requirements(path, shown)
+        return in_pyproject(path, shown, text)
+    return in_requirements(path, shown, text)
 
 
 def find_text(text: str, path: Path, shown: str) -> list[Found]:
     """find() of another version of the file (HEAD's, say); a version that does not parse has none."""
     try:
-        return in_pyproject(path, shown, text) if path.name == "pyproject.toml" else in_requirements(path, shown, text)
+        return find(path, shown, text)
     except InputError:
         return []
 

@@ -75,7 +75,7 @@ def python_findings(compat: compat_mod.Compat) -> list[Finding]:
         try:
             found = python_reqs.find(path, os.path.relpath(path))
         except VlineError as e:
-            out.append(Finding(str(e.path or path), e.line or 1, "error", e.message))
+            out.append(Finding.of(e, path))
             continue
         for f in found:
             req = f.requirement
@@ -116,15 +116,15 @@ def run(compat_path: str | None, as_json: bool) -> int:
         try:
             findings += derived_drift(compat)
         except VlineError as e:  # a Dockerfile that cannot be read is a finding like any other
-            findings.append(Finding(str(e.path or compat.shown), e.line or 1, "error", e.message))
+            findings.append(Finding.of(e, compat.shown))
+    if not compat.errors and not compat.embedded:
         # the capture matrix when there may be one (capture.locate's rule; its parser is not loaded otherwise)
-        if not compat.embedded and (os.environ.get("VLINE_CAPTURE") or compat.settings.capture != "capture.toml"
-                                    or (compat.root / "capture.toml").exists()):
+        if os.environ.get("VLINE_CAPTURE") or compat.settings.capture != "capture.toml" \
+                or (compat.root / "capture.toml").exists():
             from .. import capture
 
             findings += capture.check_findings(compat)
-        if not compat.embedded:
-            findings += python_findings(compat)
+        findings += python_findings(compat)
 
     errors = [f for f in findings if f.is_error]
     if as_json:

@@ -34,11 +34,11 @@ def run(compat_path: str | None, line_name: str | None, rev: str | None, update:
     line = compat.get(line_name) if line_name else compat.default
     if rev:
         compat_mod.checked_rev(rev)
-    py_files = _python_files(compat, files or []) if python else []
+    planned = []
     if python:
         from ..pinning import python_texts
 
-        python_texts(compat, line, py_files)  # refused before anything is written, Cargo.toml included
+        planned = python_texts(compat, line, _python_files(compat, files or []))  # refused: nothing written
     if python and not compat.manifest_path().is_file():
         changed = None  # a Python project: no Cargo manifest to pin
     elif update:
@@ -57,11 +57,11 @@ def run(compat_path: str | None, line_name: str | None, rev: str | None, update:
         changed = pin_manifest(compat, line, rev, update)
     values = {compat.settings.target_env: line.tag}
     if python:
-        from ..pinning import pin_python
+        from ..pinning import write_python
 
-        written = pin_python(compat, line, py_files)
+        written = write_python(compat, planned)
         values["VLLM_PIP_SPEC"] = line.pip_spec(compat.settings)
-        for p in py_files:
+        for p, _, _ in planned:
             ui.note(f"vline: {os.path.relpath(p)} {'pinned to' if p in written else 'already at'} line {line.line}")
     emit.kv(values)
     if emit.set_env(values):

@@ -32,10 +32,10 @@ def retarget(text: str, version: str | None = None, url: str | None = None) -> s
 def pin_requirements(text: str, new: Callable[[str], str]) -> tuple[str, int]:
     """Every vLLM requirement line rewritten by `new`; (text, how many)."""
     out, last, count = [], 0, 0
-    for _, req, start, end in requirement_lines(text):
-        if _is_vllm(req):
-            out += [text[last:start], new(req)]
-            last, count = end, count + 1
+    for r in requirement_lines(text):
+        if _is_vllm(r.text):
+            out += [text[last:r.start], new(r.text)]
+            last, count = r.end, count + 1
     out.append(text[last:])
     return "".join(out), count
 
