@@ -380,6 +380,24 @@ def test_bare_promote_promotes_what_it_can(project):
     assert run("promote", cwd=project, code=0).stdout.startswith("changed=false")
 
 
+def test_bare_promote_follows_evidence_links_only_inside_the_folder(project, tmp_path):
+    """promote lists the evidence folder once (not a resolved path per line); a link is still followed only
+    where it stays inside the folder."""
+    for workload in ("chat", "code"):
+        write_golden(project, "0.22", "v0.22.1", workload)
+    _evidence_for(project, "0.22", passed=True)
+    d = project / ".vline" / "evidence"
+    (d / "0.22.json").rename(d / "kept.json")
+    (d / "0.22.json").symlink_to("kept.json")  # inside: followed
+    assert run("promote", "--dry-run", cwd=project, code=0).stdout.startswith("changed=false\npromoted=0.22\n")
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text((d / "kept.json").read_text())
+    (d / "0.21.json").symlink_to(outside)  # out of the folder: refused, and nothing written
+    before = (project / "compat.toml").read_bytes()
+    res = run("promote", cwd=project, code=2)
+    assert "leads outside" in res.stderr and (project / "compat.toml").read_bytes() == before
+
+
 # --- 6. what a killed writer left is cleaned by the next run ---------------------------------------
 
 def test_stale_temp_files_are_cleaned_by_the_next_write(workspace):

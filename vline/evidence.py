@@ -23,6 +23,31 @@ def file_for(ev_dir: Path, line: str) -> Path:
     return under(ev_dir, f"{line}.json", what="evidence for line")
 
 
+def present(ev_dir: Path, lines: list[str]) -> dict[str, Path]:
+    """The evidence files of `lines` that exist, by line: one listing of the folder rather than a resolved
+    path per line; a link is followed only through file_for's guard."""
+    import os
+
+    wanted = set(lines)
+    base = ev_dir.resolve()
+    try:
+        entries = list(os.scandir(base))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as e:
+        raise InputError(f"cannot read the evidence folder: {e.strerror}", path=str(ev_dir)) from None
+    found: dict[str, Path] = {}
+    for entry in entries:
+        line = entry.name[:-5] if entry.name.endswith(".json") else None
+        if line not in wanted:
+            continue
+        if not entry.is_symlink():
+            found[line] = base / entry.name
+        elif (path := file_for(ev_dir, line)).exists():
+            found[line] = path
+    return {ln: found[ln] for ln in lines if ln in found}
+
+
 def _golden_set(goldens: list[Golden]) -> list[dict[str, str]]:
     return sorted(({"bucket_path": g.bucket_path, "sha256": g.sha256, "workload": g.workload, "role": g.role}
                    for g in goldens), key=lambda d: (d["workload"], d["sha256"]))

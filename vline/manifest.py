@@ -13,11 +13,12 @@ HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 ROLES = ("schema", "fidelity")
 KEYS = ("line", "bucket_path", "sha256", "config_hash", "workload", "role")
 CONTROL = tomlfile.CONTROL
-MARKER = re.compile(r"^# (BEGIN|END) (\S+) GOLDENS\s*\Z")
 # Values that become parts of paths (locally or in the bucket): plain names, never '.', '..' or '/'.
 LINE_NAME = re.compile(r"^(?:(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)|[a-z][a-z0-9_-]*)\Z")
 SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+_BAD_PART = re.compile(r"(?:^|/)\.{0,2}(?:/|\Z)")  # an empty, '.' or '..' part of a '/'-separated key
+KEYSET = frozenset(KEYS)
 
 
 def key_problem(key: str) -> str | None:
@@ -26,8 +27,7 @@ def key_problem(key: str) -> str | None:
         return "is empty"
     if "\\" in key:
         return "contains a backslash"
-    parts = key.split("/")
-    if any(p in ("", ".", "..") for p in parts):
+    if _BAD_PART.search(key):
         return "has an empty, '.' or '..' part (a key is parts joined by single '/')"
     return None
 
@@ -101,19 +101,25 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
         block = blocks[i] if i < len(blocks) else tomlfile.Block(1, {})
         label = f"[[golden]] #{i + 1}"
         ok = True
-        for key, value in entry.items():
-            if key not in KEYS:
-                out.warning(block.at(key), f"{label}: unknown key {quote(key)} (ignored)")
-            elif not isinstance(value, str):
-                out.error(block.at(key), f"{label}: {key}: expected a string, got {type(value).__name__} {quote(value)}")
-                ok = False
-            elif CONTROL.search(value):
-                out.error(block.at(key), f"{label}: {key}: contains a control character (newline?)")
-                ok = False
-        for key in KEYS:
-            if key not in entry:
-                out.error(block.line, f"{label}: missing required key {quote(key)}")
-                ok = False
+        try:
+            usual = entry.keys() == KEYSET and not CONTROL.search("".join(entry.values()))
+        except TypeError:  # a value that is not a string
+            usual = False
+        if not usual:
+            # not the usual golden (six known string keys): say what is wrong with it
+            for key, value in entry.items():
+                if key not in KEYS:
+                    out.warning(block.at(key), f"{label}: unknown key {quote(key)} (ignored)")
+                elif not isinstance(value, str):
+                    out.error(block.at(key), f"{label}: {key}: expected a string, got {type(value).__name__} {quote(value)}")
+                    ok = False
+                elif CONTROL.search(value):
+                    out.error(block.at(key), f"{label}: {key}: contains a control character (newline?)")
+                    ok = False
+            for key in KEYS:
+                if key not in entry:
+                    out.error(block.line, f"{label}: missing required key {quote(key)}")
+                    ok = False
         if not ok:
             continue
         for key in ("sha256", "config_hash"):
@@ -146,16 +152,29 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
             ok = False
         seen.setdefault(key, block.at("workload"))
         if ok:
-            goldens.append(Golden(**{k: entry[k] for k in KEYS}, pos=block.line))
+            goldens.append(Golden(entry["line"], bp, entry["sha256"], entry["config_hash"], entry["workload"],
+                                  entry["role"], block.line))
     _markers(tf.text, out)
     return Manifest(tf.path, tf.shown, goldens, sorted(out.items, key=lambda f: f.line)).index()
 
 
+# A marker line (TOML lines end at \n only). No `^`: a literal start lets re skip ahead; markers() checks it.
+MARKER = re.compile(r"# (BEGIN|END) (\S+) GOLDENS[^\S\n]*$", re.M)
+
+
 def markers(text: str) -> list[tuple[int, str, str]]:
     """(line number, BEGIN|END, LINE) of every marker comment; text inside a multi-line string is not one."""
-    code = tomlfile.code_lines(text)
-    return [(no, *m.groups()) for no, raw in enumerate(tomlfile.split_lines(text), start=1)
-            if code[no - 1] and (m := MARKER.match(raw))]
+    found, no, at = [], 1, 0
+    for m in MARKER.finditer(text):
+        if m.start() and text[m.start() - 1] != "\n":  # not at the start of its line
+            continue
+        no += text.count("\n", at, m.start())
+        at = m.start()
+        found.append((no, m.group(1), m.group(2)))
+    if found and ('"""' in text or "'''" in text):
+        code = tomlfile.code_lines(text)
+        found = [f for f in found if code[f[0] - 1]]
+    return found
 
 
 def _markers(text: str, out: Collector) -> None:

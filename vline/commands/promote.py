@@ -10,7 +10,6 @@ from pathlib import Path
 
 from .. import compat as compat_mod
 from .. import emit, evidence, tomlfile, ui
-from ..edits import compat_edit
 from ..errors import Refused, VlineError
 from ..fsio import atomic_write, locked
 from . import golden
@@ -24,13 +23,14 @@ def run(compat_path: str | None, lines: list[str], evidence_dir: Path | None, dr
     if named:
         targets = list({compat.get(name).line: compat.get(name) for name in lines}.values())
     else:
-        targets = [ln for ln in compat.ordered() if evidence.file_for(ev_dir, ln.line).exists()]
+        found = evidence.present(ev_dir, [ln.line for ln in compat.ordered()])
+        targets = [ln for ln in compat.ordered() if ln.line in found]
         if not targets:
             ui.note(f"vline: promote: no evidence in {ev_dir}: run 'vline gate LINE -- CMD' first")
     refused: dict[str, list[str]] = {}
     for ln in targets:
         try:
-            ev = evidence.load(evidence.file_for(ev_dir, ln.line))
+            ev = evidence.load(found[ln.line] if not named else evidence.file_for(ev_dir, ln.line))
         except VlineError as e:
             if named and not isinstance(e, Refused):
                 raise
@@ -47,6 +47,8 @@ def run(compat_path: str | None, lines: list[str], evidence_dir: Path | None, dr
         raise Refused(f"promotion of {', '.join(refused)} refused: {refused[first][0]}; nothing written")
     flips = [ln.line for ln in targets if ln.line not in refused and not ln.fidelity_validated]
     if flips and not dry_run:
+        from ..edits import compat_edit  # tomlkit: only when there is something to write
+
         with locked(compat.root):
             text = tomlfile.read_text(compat.path, compat.shown)
             for name in flips:
