@@ -18,7 +18,7 @@ REV = re.compile(r"^[0-9a-f]{40}\Z")
 URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[A-Za-z0-9._~:/?#\[\]@!&*+,;=%\-]+\Z")
 CRATE = re.compile(r"^[A-Za-z0-9_-]+\Z")
 TRACKER = re.compile(r"^[a-z][a-z0-9_-]*\Z")
-IMAGE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z")
+IMAGE = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z"  # re compiles it when an image is set
 CONTROL = tomlfile.CONTROL
 
 SETTINGS: dict[str, object] = {
@@ -321,7 +321,7 @@ def _settings(raw: object, tf: tomlfile.TomlFile, out: Collector) -> Settings:
         elif key == "crate" and not CRATE.match(value):
             out.error(at, f"[vline] crate: {quote(value)} is not a crate name")
             continue
-        elif key == "image" and value and not IMAGE.match(value):
+        elif key == "image" and value and not re.match(IMAGE, value):
             out.error(at, f"[vline] image: {quote(value)} is not an image repository (lowercase, no tag)")
             continue
         elif key in PATHS and (value or SETTINGS[key]) and (problem := path_problem(value, PATHS[key])):

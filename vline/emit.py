@@ -21,10 +21,11 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 PLAIN = re.compile(r'^[^\s"\\\x00-\x1f\x7f]*\Z')  # written as is; anything else is JSON-quoted
 # Environment variables that make a shell, loader, interpreter or toolchain run something, or that the
 # runner owns: never set from compat.toml values.
-_UNSAFE_ENV = re.compile(r"^(PATH|HOME|SHELL|IFS|ENV|BASH_ENV|BASH_FUNC_.*|PS[0-9]|PROMPT_COMMAND|SHELLOPTS|"
-                         r"BASHOPTS|CDPATH|LD_.*|DYLD_.*|NODE_OPTIONS|NODE_PATH|PYTHON.*|PERL5.*|PERLLIB|RUBYOPT|"
-                         r"RUBYLIB|GIT_.*|CARGO_.*|RUSTC.*|RUSTDOC.*|RUSTFLAGS|RUSTUP_.*|GITHUB_.*|RUNNER_.*|"
-                         r"ACTIONS_.*|CI|TMPDIR|VLINE_.*)$")
+_UNSAFE_ENV = frozenset({"PATH", "HOME", "SHELL", "IFS", "ENV", "BASH_ENV", "PROMPT_COMMAND", "SHELLOPTS", "BASHOPTS",
+                         "CDPATH", "NODE_OPTIONS", "NODE_PATH", "PERLLIB", "RUBYOPT", "RUBYLIB", "RUSTFLAGS", "CI",
+                         "TMPDIR", *(f"PS{i}" for i in range(10))})
+_UNSAFE_ENV_PREFIX = ("BASH_FUNC_", "LD_", "DYLD_", "PYTHON", "PERL5", "GIT_", "CARGO_", "RUSTC", "RUSTDOC", "RUSTUP_",
+                      "GITHUB_", "RUNNER_", "ACTIONS_", "VLINE_")  # names and prefixes: no regex to compile
 
 
 def active() -> bool:
@@ -42,7 +43,7 @@ def env_name_problem(name: str) -> str | None:
     """Why `name` cannot be an environment variable vline exports (None: it can)."""
     if not ENV_NAME.match(name):
         return f"{name!r} is not an environment variable name"
-    if _UNSAFE_ENV.match(name):
+    if name in _UNSAFE_ENV or name.startswith(_UNSAFE_ENV_PREFIX):
         return f"{name!r} is an environment variable vline never sets (it changes what shells or tools run)"
     return None
 

@@ -12,9 +12,7 @@ still there.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -65,6 +63,9 @@ def begin(root: Path, *, kind: str, key: str, files: list[Path], lock: Path | No
           notes: list[str] | None = None, rows: list[list[str]] | None = None) -> None:
     """Record the job before its first write. `files` are every file it may write (their bytes now are
     kept), `after` what some of them will hold, `lock` the Cargo.lock cargo may rewrite in place."""
+    import base64
+    import json
+
     before = {}
     for p in files:
         data = _read(p)
@@ -99,8 +100,11 @@ def load(root: Path) -> dict | None:
     """The pending journal, None when there is none; one vline could not have written comes back as
     {"unreadable": why}, which a rerun treats as a job of unknown kind (re-derive everything)."""
     raw = _read(path(root))
-    if raw is None:
+    if raw is None:  # the usual case: json and base64 are imported only when there is a journal
         return None
+    import base64
+    import json
+
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError) as e:
@@ -161,6 +165,8 @@ def _reload(compat: compat_mod.Compat) -> compat_mod.Compat:
 
 
 def _image(doc: dict, rel: str) -> bytes | None:
+    import base64
+
     data = doc["before"].get(rel)
     return None if data is None else base64.b64decode(data)
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -29,6 +28,8 @@ class Result(NamedTuple):  # not a dataclass: `dataclasses` costs the commands C
 
 def _prepare(args: Sequence[str], env: Mapping[str, str] | None,
              extra_env: Mapping[str, str] | None) -> tuple[list[str], dict[str, str]]:
+    import shutil  # here: it imports the compression modules, which pin --no-update and check never need
+
     exe = shutil.which(args[0])
     if exe is None:
         raise EnvironmentFailure(f"'{args[0]}' was not found on PATH")

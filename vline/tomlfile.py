@@ -8,17 +8,30 @@ import re
 from typing import NamedTuple
 from pathlib import Path
 
-try:  # tomli 2.x is tomllib's upstream, compiled with mypyc: it imports ~5 ms faster and parses ~3x faster
-    import tomli as tomllib
-except ImportError:  # an interpreter without its wheel: the standard library's, same behaviour
-    import tomllib
-
 from .errors import InputError
+
+
+def _tomllib():
+    """tomllib, imported on first use: a command whose files are all of the simple shape (below) never pays
+    for it. tomli 2.x is tomllib's upstream compiled with mypyc (imports ~5 ms faster, parses ~3x faster);
+    without its wheel, the standard library's, same behaviour."""
+    try:
+        import tomli as lib
+    except ImportError:
+        import tomllib as lib
+    globals()["tomllib"] = lib
+    return lib
+
+
+def __getattr__(name: str):  # `from .tomlfile import tomllib` elsewhere
+    if name == "tomllib":
+        return _tomllib()
+    raise AttributeError(name)
 
 _ARRAY = re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(?:#.*)?$")
 _TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[.=]""")
-_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+_AT = r"\(at line (\d+), column (\d+)\)"  # patterns only errors use stay strings: re compiles them when asked
 # Characters no string value may hold: C0 and C1 controls, DEL, and the Unicode line separators.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -67,12 +80,12 @@ def split_lines(text: str, keepends: bool = False) -> list[str]:
 
 
 # Outside strings: the tokens that open a string or comment, and newlines.
-_OUTSIDE = re.compile(r'"""|' + "'''" + r"""|["'#\n]""")
-_CLOSE = {
-    '"': re.compile(r'[\\"\n]'),
-    "'": re.compile(r"['\n]"),
-    '"""': re.compile(r'\\.|"{3,5}', re.S),
-    "'''": re.compile(r"'{3,5}"),
+_OUTSIDE = r'"""|' + "'''" + r"""|["'#\n]"""
+_CLOSE = {  # compiled only for a file that has a multi-line string
+    '"': r'[\\"\n]',
+    "'": r"['\n]",
+    '"""': r'(?s)\\.|"{3,5}',
+    "'''": r"'{3,5}",
 }
 
 
@@ -81,11 +94,12 @@ def code_lines(text: str) -> list[bool]:
     string is a value, never a header, a key or a marker comment. A small TOML string tokenizer."""
     if '"""' not in text and "'''" not in text:  # no multi-line string: every line starts outside one
         return [True] * len(split_lines(text))
+    outside, close = re.compile(_OUTSIDE), {k: re.compile(v) for k, v in _CLOSE.items()}
     starts = [True]
     i, n, state = 0, len(text), None
     while i < n:
         if state is None:
-            m = _OUTSIDE.search(text, i)
+            m = outside.search(text, i)
             if not m:
                 break
             tok = m.group()
@@ -98,7 +112,7 @@ def code_lines(text: str) -> list[bool]:
             else:
                 state, i = tok, m.end()
             continue
-        m = _CLOSE[state].search(text, i)
+        m = close[state].search(text, i)
         end = m.end() if m else n
         if state in ('"', "'"):  # one-line strings: an unterminated one ends at its line (invalid anyway)
             if m and m.group() == "\\":
@@ -143,17 +157,28 @@ def scan(text: str) -> Layout:
     return layout
 
 
-# The shape vline writes its own large files in (the manifest, most compat.toml files): `[[name]]` and
-# `[name]` headers, `key = "plain string"`, `key = true|false`, `key = small integer`, comments and blank
-# lines. Each is a subset of TOML 1.0 read as TOML reads it (bare keys, basic strings without escapes, no
-# control characters but tab, integers of at most 18 digits); a file with any other line, or a key or table
-# defined twice, is read by tomllib. One regex pass gives values and positions: tomllib and scan take ~3x longer.
+# The shape vline writes its own large files in (the manifest, compat.toml, matrix kinds): `[[name]]` and
+# `[name]` headers; `key = ` a plain string, true|false, a small integer or an array of plain strings (on one
+# line, or over several whose every line but the last ends with a comma); comments and blank lines. Each is
+# a subset of TOML 1.0 read as TOML reads it (bare keys, basic strings without escapes, no control
+# characters but tab, integers of at most 18 digits); a file with any other line, or a key or table defined
+# twice, is read by tomllib. One regex pass gives values and positions (tomllib and scan take ~3x longer),
+# and a command whose files are all of this shape never imports tomllib.
 _NO_CTRL = r"[^\x00-\x08\x0a-\x1f\x7f"
+_STR = r'"' + _NO_CTRL + r'"\\]*"'
+_ITEMS = r"(?:" + _STR + r"[ \t]*,[ \t]*)*"  # strings, each followed by a comma
+_LAST = r"(?:" + _STR + r"[ \t]*)?"  # and perhaps one without
 _BARE = r"([A-Za-z0-9_-]+)"
+# Every group that says which form a line has is non-empty when it matched (findall gives "" for both).
 _SIMPLE = re.compile(
-    r"^[ \t]*(?:(\[\[?)[ \t]*" + _BARE + r"[ \t]*(\]\]?)"
-    r"|" + _BARE + r'[ \t]*=[ \t]*(?:"(' + _NO_CTRL + r'"\\]*)"|(true|false)|([+-]?(?:0|[1-9][0-9]{0,17}))))?'
+    r"^[ \t]*(?:(\[\[?)[ \t]*" + _BARE + r"[ \t]*(\]\]?)"  # header: opening, name, closing
+    r"|" + _BARE + r"[ \t]*=[ \t]*(?:(" + _STR + r")|(true|false)|([+-]?(?:0|[1-9][0-9]{0,17}))"  # key = scalar
+    r"|(\[[ \t]*" + _ITEMS + _LAST + r"\])"  # key = an array on one line
+    r"|(\[[ \t]*" + _ITEMS + r"))"  # key = an array opened, each item with its comma
+    r"|(" + _ITEMS + _LAST + r"\])"  # the last line of an array
+    r"|(" + _ITEMS + r"))"  # a line inside an array (or a blank line)
     r"[ \t]*(?:#" + _NO_CTRL + r"]*)?$", re.M)
+_ITEM = re.compile(r'"([^"]*)"')
 
 
 def simple(text: str) -> tuple[dict, Layout] | None:
@@ -168,11 +193,33 @@ def simple(text: str) -> tuple[dict, Layout] | None:
     tables: dict[str, Block] = {}
     arrays: dict[str, list[Block]] = {}
     table, block = data, root
-    for no, (opening, name, closing, key, string, boolean, integer) in enumerate(rows, start=1):
+    items: list | None = None  # the array being read over several lines
+    for no, (opening, name, closing, key, string, boolean, integer, one_line, opened, last, more) in enumerate(
+            rows, start=1):
+        if items is not None:  # inside a multi-line array: items, blank lines and comments only
+            if key or name:
+                return None
+            if last:
+                items += _ITEM.findall(last)
+                items = None
+            elif more:
+                items += _ITEM.findall(more)
+            continue
+        if last or more:
+            return None  # array items outside an array
         if key:
             if key in table:
                 return None  # defined twice: tomllib's error names it
-            table[key] = string if not (boolean or integer) else boolean == "true" if boolean else int(integer)
+            if string:
+                table[key] = string[1:-1]
+            elif boolean:
+                table[key] = boolean == "true"
+            elif integer:
+                table[key] = int(integer)
+            elif one_line:
+                table[key] = _ITEM.findall(one_line)
+            else:
+                items = table[key] = _ITEM.findall(opened)
             block.keys[key] = no
         elif name:
             block = Block(no, {})
@@ -185,6 +232,8 @@ def simple(text: str) -> tuple[dict, Layout] | None:
                 tables[name] = block
             else:  # `[[a]`, a table defined twice, an array of a root key's name: tomllib's error says which
                 return None
+    if items is not None:  # an array never closed
+        return None
     return data, Layout(root, tables, arrays)
 
 
@@ -245,8 +294,8 @@ def deepest_line(text: str) -> int:
 
 
 # An integer literal that may not fit 64 bits: 19 decimal digits or more, 16 hex, 22 octal, 64 binary.
-_LONG_INT = re.compile(r"(?<![\w.])(?:[0-9_]{19,}|0x[0-9A-Fa-f_]{16,}|0o[0-7_]{22,}|0b[01_]{64,})(?![\w.])")
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|' + r"'[^']*'")
+_LONG_INT = r"(?<![\w.])(?:[0-9_]{19,}|0x[0-9A-Fa-f_]{16,}|0o[0-7_]{22,}|0b[01_]{64,})(?![\w.])"
+_STRINGS = r'"(?:[^"\\]|\\.)*"|' + r"'[^']*'"
 INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
@@ -254,7 +303,7 @@ def _long_int_line(text: str) -> int:
     """The line of the first integer literal too long for 64 bits (strings and comments skipped)."""
     code = code_lines(text)
     for no, raw in enumerate(split_lines(text), start=1):
-        if code[no - 1] and _LONG_INT.search(_STRINGS.sub('""', raw).split("#", 1)[0]):
+        if code[no - 1] and re.search(_LONG_INT, re.sub(_STRINGS, '""', raw).split("#", 1)[0]):
             return no
     return 1
 
@@ -285,16 +334,17 @@ def parse_text(text: str, path: Path, shown: str) -> TomlFile:
         return InputError("invalid TOML: integer out of range (TOML integers are 64-bit)", path=shown,
                           line=_long_int_line(text))
 
+    lib = _tomllib()
     try:
-        data = tomllib.loads(text)
+        data = lib.loads(text)
     except RecursionError:
         raise InputError("invalid TOML: arrays or tables nested too deeply", path=shown,
                          line=deepest_line(text)) from None
-    except tomllib.TOMLDecodeError as e:
+    except lib.TOMLDecodeError as e:
         msg = str(e)
-        m = _AT.search(msg)
+        m = re.search(_AT, msg)
         line = int(m.group(1)) if m else max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
-        msg = _AT.sub("", msg).replace("(at end of document)", "").strip()
+        msg = re.sub(_AT, "", msg).replace("(at end of document)", "").strip()
         raise InputError(f"invalid TOML: {msg}", path=shown, line=line) from None
     except ValueError:
         raise too_big() from None
