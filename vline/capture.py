@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from . import lazy_re
 from . import fingerprint, tomlfile, versions
 from .compat import Compat, Line
 from .errors import InputError, quote
@@ -54,15 +55,15 @@ LINE_KEYS = ("engine_image", "tap_image")
 SCENARIO_KEYS = {"description": str, "enable_prefix_caching": bool, "speculative": bool}
 JOB_PREFIX = "trace-"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\Z")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\Z")
-_QUANTITY = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?\Z")
-_PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
-_WORD = re.compile(r"^[a-z](?:[a-z0-9_-]{0,61}[a-z0-9])?\Z")  # also a label value
-_DESCRIPTOR = re.compile(r"^([a-z][a-z0-9_]*)-k([1-9][0-9]{0,2})\Z")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+_DNS_LABEL = lazy_re.compile(r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\Z")
+_DNS_SUBDOMAIN = lazy_re.compile(r"^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\Z")
+_QUANTITY = lazy_re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?\Z")
+_PLAIN = lazy_re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+_WORD = lazy_re.compile(r"^[a-z](?:[a-z0-9_-]{0,61}[a-z0-9])?\Z")  # also a label value
+_DESCRIPTOR = lazy_re.compile(r"^([a-z][a-z0-9_]*)-k([1-9][0-9]{0,2})\Z")
+_DIGEST = lazy_re.compile(r"^sha256:[0-9a-f]{64}\Z")
 _PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_IMAGE = re.compile(r"^(?:(?P<host>(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?|\[[0-9a-fA-F:]+\](?::[0-9]+)?))/)?"
+_IMAGE = lazy_re.compile(r"^(?:(?P<host>(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?|\[[0-9a-fA-F:]+\](?::[0-9]+)?))/)?"
                     rf"(?P<path>{_PATH_PART}(?:/{_PATH_PART})*)"
                     r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>[a-z0-9]+:[0-9a-f]{32,}))?\Z")
 CONTROL = tomlfile.CONTROL

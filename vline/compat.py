@@ -7,6 +7,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from . import lazy_re
 from . import emit, resources, tomlfile, versions
 from .errors import InputError, one_line, quote
 from .fsio import under
@@ -14,11 +15,11 @@ from .findings import Collector, Finding
 
 FILENAME = "compat.toml"
 TEMPLATE = "Dockerfile.template"
-REV = re.compile(r"^[0-9a-f]{40}\Z")
-URL = re.compile(r"^[a-z][a-z0-9+.\-]*://[A-Za-z0-9._~:/?#\[\]@!&*+,;=%\-]+\Z")
-CRATE = re.compile(r"^[A-Za-z0-9_-]+\Z")
-TRACKER = re.compile(r"^[a-z][a-z0-9_-]*\Z")
-IMAGE = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z"  # re compiles it when an image is set
+REV = lazy_re.compile(r"^[0-9a-f]{40}\Z")
+URL = lazy_re.compile(r"^[a-z][a-z0-9+.\-]*://[A-Za-z0-9._~:/?#\[\]@!&*+,;=%\-]+\Z")
+CRATE = lazy_re.compile(r"^[A-Za-z0-9_-]+\Z")
+TRACKER = lazy_re.compile(r"^[a-z][a-z0-9_-]*\Z")
+IMAGE = lazy_re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z")
 CONTROL = tomlfile.CONTROL
 
 SETTINGS: dict[str, object] = {
@@ -41,7 +42,7 @@ LINE_FIELDS: dict[str, type] = {
     "line": str, "tag": str, "protocol_rev": str, "patch_repo": str, "patch_rev": str,
     "fidelity_validated": bool, "default": bool, "python_requirement": str,
 }
-CFG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # a Rust cfg name (an identifier)
+CFG = lazy_re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # a Rust cfg name (an identifier)
 CAPABILITY_FIELDS = {"name": str, "since": str, "description": str}
 REQUIRED = ("line", "tag", "protocol_rev")
 
@@ -321,7 +322,7 @@ def _settings(raw: object, tf: tomlfile.TomlFile, out: Collector) -> Settings:
         elif key == "crate" and not CRATE.match(value):
             out.error(at, f"[vline] crate: {quote(value)} is not a crate name")
             continue
-        elif key == "image" and value and not re.match(IMAGE, value):
+        elif key == "image" and value and not IMAGE.match(value):
             out.error(at, f"[vline] image: {quote(value)} is not an image repository (lowercase, no tag)")
             continue
         elif key in PATHS and (value or SETTINGS[key]) and (problem := path_problem(value, PATHS[key])):

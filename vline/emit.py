@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 from collections.abc import Iterator, Mapping
 
+from . import lazy_re
 from .errors import InputError
 from .fsio import append_line
 
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*\Z")  # output names and key=value keys (GitHub's rule)
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
-PLAIN = re.compile(r'^[^\s"\\\x00-\x1f\x7f]*\Z')  # written as is; anything else is JSON-quoted
+NAME = lazy_re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*\Z")  # output names and key=value keys (GitHub's rule)
+ENV_NAME = lazy_re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+PLAIN = lazy_re.compile(r'^[^\s"\\\x00-\x1f\x7f]*\Z')  # written as is; anything else is JSON-quoted
 # Environment variables that make a shell, loader, interpreter or toolchain run something, or that the
 # runner owns: never set from compat.toml values.
 _UNSAFE_ENV = frozenset({"PATH", "HOME", "SHELL", "IFS", "ENV", "BASH_ENV", "PROMPT_COMMAND", "SHELLOPTS", "BASHOPTS",

@@ -4,20 +4,21 @@ import re
 from typing import NamedTuple
 from pathlib import Path
 
+from . import lazy_re
 from . import tomlfile
 from .errors import InputError, quote
 from .findings import Collector, Finding
 
 RELPATH = Path("conformance") / "manifest.toml"
-HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+HEX64 = lazy_re.compile(r"^[0-9a-f]{64}\Z")
 ROLES = ("schema", "fidelity")
 KEYS = ("line", "bucket_path", "sha256", "config_hash", "workload", "role")
 CONTROL = tomlfile.CONTROL
 # Values that become parts of paths (locally or in the bucket): plain names, never '.', '..' or '/'.
-LINE_NAME = re.compile(r"^(?:(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)|[a-z][a-z0-9_-]*)\Z")
-SAFE_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
-_BAD_PART = re.compile(r"(?:^|/)\.{0,2}(?:/|\Z)")  # an empty, '.' or '..' part of a '/'-separated key
+LINE_NAME = lazy_re.compile(r"^(?:(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)|[a-z][a-z0-9_-]*)\Z")
+SAFE_PART = lazy_re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\Z")
+BUCKET = lazy_re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+_BAD_PART = lazy_re.compile(r"(?:^|/)\.{0,2}(?:/|\Z)")  # an empty, '.' or '..' part of a '/'-separated key
 KEYSET = frozenset(KEYS)
 
 
@@ -159,7 +160,7 @@ def parse(tf: tomlfile.TomlFile) -> Manifest:
 
 
 # A marker line (TOML lines end at \n only). No `^`: a literal start lets re skip ahead; markers() checks it.
-MARKER = re.compile(r"# (BEGIN|END) (\S+) GOLDENS[^\S\n]*$", re.M)
+MARKER = lazy_re.compile(r"# (BEGIN|END) (\S+) GOLDENS[^\S\n]*$", re.M)
 
 
 def markers(text: str) -> list[tuple[int, str, str]]:

@@ -6,17 +6,17 @@ overrides kinds by file stem.
 import itertools
 import math
 import os
-import re
 from typing import NamedTuple
 from pathlib import Path
 
+from . import lazy_re
 from . import resources, tomlfile
 from .compat import Compat, Line
 from .errors import InputError, Refused, quote
 
 MAX_ROWS = 256  # GitHub Actions' limit on jobs per matrix
 SELECTIONS = ("all", "stable", "trackers")
-_PLAIN = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+_PLAIN = lazy_re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 
 
 def line_fields(compat: Compat, ln: Line, golden_lines: set[str]) -> dict[str, object]:

@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from typing import TYPE_CHECKING
 
+from . import lazy_re
 from . import tomlfile
 from .errors import InputError
 
@@ -18,9 +19,9 @@ if TYPE_CHECKING:
 
 PACKAGE = "vllm"
 # the parts of a PEP 508 string: name and extras, the version specifier or `@ url`, the marker
-PARTS = re.compile(r"^(?P<head>\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?)(?P<spec>.*?)(?P<marker>\s*;\s*.*)?$",
+PARTS = lazy_re.compile(r"^(?P<head>\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?)(?P<spec>.*?)(?P<marker>\s*;\s*.*)?$",
                    re.S)
-URL_PARTS = re.compile(r"^(?P<head>\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?)(?P<spec>\s*@\s*\S+)"
+URL_PARTS = lazy_re.compile(r"^(?P<head>\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?)(?P<spec>\s*@\s*\S+)"
                        r"(?P<marker>\s+;\s*.*)?$", re.S)
 
 

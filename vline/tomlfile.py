@@ -8,6 +8,7 @@ import re
 from typing import NamedTuple
 from pathlib import Path
 
+from . import lazy_re
 from .errors import InputError
 
 
@@ -28,12 +29,12 @@ def __getattr__(name: str):  # `from .tomlfile import tomllib` elsewhere
         return _tomllib()
     raise AttributeError(name)
 
-_ARRAY = re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(?:#.*)?$")
-_TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
-_KEY = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[.=]""")
-_AT = r"\(at line (\d+), column (\d+)\)"  # patterns only errors use stay strings: re compiles them when asked
+_ARRAY = lazy_re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(?:#.*)?$")
+_TABLE = lazy_re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+_KEY = lazy_re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[.=]""")
+_AT = lazy_re.compile(r"\(at line (\d+), column (\d+)\)")
 # Characters no string value may hold: C0 and C1 controls, DEL, and the Unicode line separators.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL = lazy_re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class Block(NamedTuple):
@@ -52,7 +53,7 @@ class Layout(NamedTuple):
     arrays: dict[str, list[Block]]
 
 
-_PART = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*(?:\.|$)""")
+_PART = lazy_re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*(?:\.|$)""")
 
 
 def _name(raw: str) -> str:
@@ -80,12 +81,12 @@ def split_lines(text: str, keepends: bool = False) -> list[str]:
 
 
 # Outside strings: the tokens that open a string or comment, and newlines.
-_OUTSIDE = r'"""|' + "'''" + r"""|["'#\n]"""
-_CLOSE = {  # compiled only for a file that has a multi-line string
-    '"': r'[\\"\n]',
-    "'": r"['\n]",
-    '"""': r'(?s)\\.|"{3,5}',
-    "'''": r"'{3,5}",
+_OUTSIDE = lazy_re.compile(r'"""|' + "'''" + r"""|["'#\n]""")
+_CLOSE = {
+    '"': lazy_re.compile(r'[\\"\n]'),
+    "'": lazy_re.compile(r"['\n]"),
+    '"""': lazy_re.compile(r'\\.|"{3,5}', re.S),
+    "'''": lazy_re.compile(r"'{3,5}"),
 }
 
 
@@ -94,12 +95,11 @@ def code_lines(text: str) -> list[bool]:
     string is a value, never a header, a key or a marker comment. A small TOML string tokenizer."""
     if '"""' not in text and "'''" not in text:  # no multi-line string: every line starts outside one
         return [True] * len(split_lines(text))
-    outside, close = re.compile(_OUTSIDE), {k: re.compile(v) for k, v in _CLOSE.items()}
     starts = [True]
     i, n, state = 0, len(text), None
     while i < n:
         if state is None:
-            m = outside.search(text, i)
+            m = _OUTSIDE.search(text, i)
             if not m:
                 break
             tok = m.group()
@@ -112,7 +112,7 @@ def code_lines(text: str) -> list[bool]:
             else:
                 state, i = tok, m.end()
             continue
-        m = close[state].search(text, i)
+        m = _CLOSE[state].search(text, i)
         end = m.end() if m else n
         if state in ('"', "'"):  # one-line strings: an unterminated one ends at its line (invalid anyway)
             if m and m.group() == "\\":
@@ -158,32 +158,59 @@ def scan(text: str) -> Layout:
 
 
 # The shape vline writes its own large files in (the manifest, compat.toml, matrix kinds): `[[name]]` and
-# `[name]` headers; `key = ` a plain string, true|false, a small integer or an array of plain strings (on one
-# line, or over several whose every line but the last ends with a comma); comments and blank lines. Each is
-# a subset of TOML 1.0 read as TOML reads it (bare keys, basic strings without escapes, no control
-# characters but tab, integers of at most 18 digits); a file with any other line, or a key or table defined
-# twice, is read by tomllib. One regex pass gives values and positions (tomllib and scan take ~3x longer),
-# and a command whose files are all of this shape never imports tomllib.
-_NO_CTRL = r"[^\x00-\x08\x0a-\x1f\x7f"
-_STR = r'"' + _NO_CTRL + r'"\\]*"'
+# `[name]` headers; `key = ` a plain string, true|false, a small integer, an array of plain strings (on one
+# line, or over several whose every line but the last ends with a comma) or an inline table of those (a
+# Cargo dependency); comments and blank lines. Each is a subset of TOML 1.0 read as TOML reads it (bare
+# keys, basic strings without escapes, integers of at most 18 digits); a file with any other line, a key or
+# table defined twice, or a control character (invalid anywhere in TOML but tab and newline; CR: CRLF files)
+# is read by tomllib. One regex pass gives values and positions (tomllib and scan take ~3x longer), and a
+# command whose files are all of this shape never imports tomllib.
+_CONTROL_OR_CR = lazy_re.compile(r"[\x00-\x08\x0b-\x1f\x7f\r]")
+_STR = r'"[^"\\\n]*"'
 _ITEMS = r"(?:" + _STR + r"[ \t]*,[ \t]*)*"  # strings, each followed by a comma
 _LAST = r"(?:" + _STR + r"[ \t]*)?"  # and perhaps one without
 _BARE = r"([A-Za-z0-9_-]+)"
+_INT = r"[+-]?(?:0|[1-9][0-9]{0,17})"
+_ARRAY1 = r"\[[ \t]*" + _ITEMS + _LAST + r"\]"
+_PAIR = r"[A-Za-z0-9_-]+[ \t]*=[ \t]*(?:" + _STR + "|true|false|" + _INT + "|" + _ARRAY1 + r")[ \t]*"
+_INLINE = r"\{[ \t]*(?:" + _PAIR + r"(?:,[ \t]*" + _PAIR + r")*)?\}"
+_PAIRS = lazy_re.compile(_BARE + r"[ \t]*=[ \t]*(?:(" + _STR + r")|(true|false)|(" + _INT + r")|(" + _ARRAY1 + "))")
 # Every group that says which form a line has is non-empty when it matched (findall gives "" for both).
-_SIMPLE = re.compile(
+_SIMPLE = lazy_re.compile(
     r"^[ \t]*(?:(\[\[?)[ \t]*" + _BARE + r"[ \t]*(\]\]?)"  # header: opening, name, closing
-    r"|" + _BARE + r"[ \t]*=[ \t]*(?:(" + _STR + r")|(true|false)|([+-]?(?:0|[1-9][0-9]{0,17}))"  # key = scalar
-    r"|(\[[ \t]*" + _ITEMS + _LAST + r"\])"  # key = an array on one line
+    r"|" + _BARE + r"[ \t]*=[ \t]*(?:(" + _STR + r")|(true|false)|(" + _INT + r")"  # key = scalar
+    r"|(" + _ARRAY1 + r")"  # key = an array on one line
+    r"|(" + _INLINE + r")"  # key = an inline table
     r"|(\[[ \t]*" + _ITEMS + r"))"  # key = an array opened, each item with its comma
     r"|(" + _ITEMS + _LAST + r"\])"  # the last line of an array
     r"|(" + _ITEMS + r"))"  # a line inside an array (or a blank line)
-    r"[ \t]*(?:#" + _NO_CTRL + r"]*)?$", re.M)
-_ITEM = re.compile(r'"([^"]*)"')
+    r"[ \t]*(?:#.*)?$", re.M)
+_ITEM = lazy_re.compile(r'"([^"]*)"')
+
+
+def _scalar(string: str, boolean: str, integer: str, array: str) -> object:
+    if string:
+        return string[1:-1]
+    if boolean:
+        return boolean == "true"
+    if integer:
+        return int(integer)
+    return _ITEM.findall(array)
+
+
+def _inline(text: str) -> dict | None:
+    """An inline table the pattern matched; None if it defines a key twice (tomllib's error)."""
+    table: dict = {}
+    for key, *value in _PAIRS.findall(text):
+        if key in table:
+            return None
+        table[key] = _scalar(*value)
+    return table
 
 
 def simple(text: str) -> tuple[dict, Layout] | None:
     """Data and layout of a file written in the simple shape above, or None (read it with tomllib)."""
-    if "\r" in text:  # CRLF, or a lone CR TOML refuses: tomllib says which
+    if _CONTROL_OR_CR.search(text):
         return None
     rows = _SIMPLE.findall(text)
     if len(rows) != text.count("\n") + 1:  # a line of another shape
@@ -194,8 +221,8 @@ def simple(text: str) -> tuple[dict, Layout] | None:
     arrays: dict[str, list[Block]] = {}
     table, block = data, root
     items: list | None = None  # the array being read over several lines
-    for no, (opening, name, closing, key, string, boolean, integer, one_line, opened, last, more) in enumerate(
-            rows, start=1):
+    for no, (opening, name, closing, key, string, boolean, integer, one_line, inline, opened, last, more) in \
+            enumerate(rows, start=1):
         if items is not None:  # inside a multi-line array: items, blank lines and comments only
             if key or name:
                 return None
@@ -210,14 +237,14 @@ def simple(text: str) -> tuple[dict, Layout] | None:
         if key:
             if key in table:
                 return None  # defined twice: tomllib's error names it
-            if string:
+            if string:  # the usual value: no call
                 table[key] = string[1:-1]
-            elif boolean:
-                table[key] = boolean == "true"
-            elif integer:
-                table[key] = int(integer)
-            elif one_line:
-                table[key] = _ITEM.findall(one_line)
+            elif boolean or integer or one_line:
+                table[key] = _scalar(string, boolean, integer, one_line)
+            elif inline:
+                if (value := _inline(inline)) is None:
+                    return None
+                table[key] = value
             else:
                 items = table[key] = _ITEM.findall(opened)
             block.keys[key] = no
@@ -294,8 +321,8 @@ def deepest_line(text: str) -> int:
 
 
 # An integer literal that may not fit 64 bits: 19 decimal digits or more, 16 hex, 22 octal, 64 binary.
-_LONG_INT = r"(?<![\w.])(?:[0-9_]{19,}|0x[0-9A-Fa-f_]{16,}|0o[0-7_]{22,}|0b[01_]{64,})(?![\w.])"
-_STRINGS = r'"(?:[^"\\]|\\.)*"|' + r"'[^']*'"
+_LONG_INT = lazy_re.compile(r"(?<![\w.])(?:[0-9_]{19,}|0x[0-9A-Fa-f_]{16,}|0o[0-7_]{22,}|0b[01_]{64,})(?![\w.])")
+_STRINGS = lazy_re.compile(r'"(?:[^"\\]|\\.)*"|' + r"'[^']*'")
 INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
@@ -303,7 +330,7 @@ def _long_int_line(text: str) -> int:
     """The line of the first integer literal too long for 64 bits (strings and comments skipped)."""
     code = code_lines(text)
     for no, raw in enumerate(split_lines(text), start=1):
-        if code[no - 1] and re.search(_LONG_INT, re.sub(_STRINGS, '""', raw).split("#", 1)[0]):
+        if code[no - 1] and _LONG_INT.search(_STRINGS.sub('""', raw).split("#", 1)[0]):
             return no
     return 1
 
@@ -342,9 +369,9 @@ def parse_text(text: str, path: Path, shown: str) -> TomlFile:
                          line=deepest_line(text)) from None
     except lib.TOMLDecodeError as e:
         msg = str(e)
-        m = re.search(_AT, msg)
+        m = _AT.search(msg)
         line = int(m.group(1)) if m else max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
-        msg = re.sub(_AT, "", msg).replace("(at end of document)", "").strip()
+        msg = _AT.sub("", msg).replace("(at end of document)", "").strip()
         raise InputError(f"invalid TOML: {msg}", path=shown, line=line) from None
     except ValueError:
         raise too_big() from None

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -14,6 +13,8 @@ def result(text: str) -> None:
 
 
 def result_json(obj: object) -> None:
+    import json  # here: pin and env print key=value and need no json
+
     result(json.dumps(obj, separators=(",", ":")))
 
 

@@ -1,15 +1,15 @@
 """Tags, lines and their order (SPEC §3), on PEP 440 versions from `packaging`."""
 from __future__ import annotations
 
-import re
 
 from packaging.version import Version
 
+from . import lazy_re
 from .errors import quote
 
 NIGHTLY = "nightly"
 RC = "rc"
-STABLE_LINE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
+STABLE_LINE = lazy_re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 
 
 class TagError(ValueError):

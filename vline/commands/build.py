@@ -138,7 +138,7 @@ def run(compat_path: str | None, names: list[str], image: str | None, template_p
     image = image or compat.settings.image
     if not image:
         raise InputError("no image repository: set [vline].image in compat.toml or pass --image")
-    if not re.match(compat_mod.IMAGE, image):
+    if not compat_mod.IMAGE.match(image):
         raise InputError(f"--image {image!r} is not an image repository (lowercase, no tag)")
     if cache is not None and bake is None:
         raise InputError("--cache applies to --bake (a build here uses the engine's own BuildKit cache)")

@@ -5,11 +5,11 @@ Only `ARG NAME=value` lines whose NAME is a build variable of the line and whose
 """
 from __future__ import annotations
 
-import re
 
+from .. import lazy_re
 from ..tomlfile import split_lines
 
-_ARG = re.compile(r"^(?P<head>\s*ARG\s+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\S*)(?P<tail>.*)$")
+_ARG = lazy_re.compile(r"^(?P<head>\s*ARG\s+)(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\S*)(?P<tail>.*)$")
 
 
 def drifted(text: str, values: dict[str, str]) -> list[tuple[int, str, str, str]]:

@@ -3,13 +3,13 @@ byte: extras, markers, comments and the file's layout stay; an exact pin keeps i
 A then back to the committed line gives the committed bytes."""
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
+from .. import lazy_re
 from ..python_reqs import _is_vllm, requirement_lines, split
 
-_EXACT = re.compile(r"^(?P<op>\s*===?\s*)(?P<version>[^\s,;]+)(?P<tail>\s*)$")
-_URL = re.compile(r"^(?P<at>\s*@\s*)(?P<url>\S+)(?P<tail>\s*)$")
+_EXACT = lazy_re.compile(r"^(?P<op>\s*===?\s*)(?P<version>[^\s,;]+)(?P<tail>\s*)$")
+_URL = lazy_re.compile(r"^(?P<at>\s*@\s*)(?P<url>\S+)(?P<tail>\s*)$")
 
 
 def retarget(text: str, version: str | None = None, url: str | None = None) -> str:
