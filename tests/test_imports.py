@@ -12,8 +12,8 @@ HEAVY = {"boto3", "botocore", "docker", "git", "s3transfer"}
 READ_ONLY_EXTRA = {"rich", "tomlkit", "pydantic"}
 
 
-def imported(args, cwd) -> set[str]:
-    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "vline", *args], cwd=cwd, env=clean_env(),
+def imported(args, cwd, **env: str) -> set[str]:
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "vline", *args], cwd=cwd, env=clean_env(**env),
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     mods = set()
@@ -43,3 +43,15 @@ def test_files_of_vline_shape_are_read_without_tomllib(project):
     assert not {"tomli", "tomllib"} & imported(["matrix"], project)
     assert not {"tomli", "tomllib"} & imported(["env", "0.22"], project)
     assert {"tomli", "tomllib"} & imported(["matrix", "release"], project)  # [[axes.platform]]: a dotted header
+
+
+def test_each_off_a_terminal_imports_no_rich(world, tmp_path):
+    """Its live table is for people at a terminal; piped, `each` prints plain lines and skips rich (~20 ms)."""
+    repo = tmp_path / "user"
+    repo.mkdir()
+    (repo / "compat.toml").write_text(world.compat_text())
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit",
+                                                               "-qm", "project"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    mods = imported(["each", "0.23", "--", "true"], repo, VLINE_CACHE=str(tmp_path / "cache"))
+    assert "rich" not in mods

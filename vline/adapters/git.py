@@ -318,7 +318,8 @@ def sync_checkout(top: Path, dest: Path, sha: str, uncommitted: bool, changes: l
     _git(dest, "-c", "submodule.recurse=false", "checkout", "--quiet", "--force", "--detach", sha)
     _git(dest, "clean", "-ffdxq")
     try:
-        sync_submodules(dest, top, origin_url(top) or str(top))
+        if (dest / ".gitmodules").is_file():  # the user's origin only resolves submodule URLs: not asked per line
+            sync_submodules(dest, top, origin_url(top) or str(top))
         if not uncommitted:
             return []
         paths = user_changes(top) if changes is None else changes

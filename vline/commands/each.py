@@ -50,7 +50,7 @@ class Board:
 
 @contextlib.contextmanager
 def live(board: Board):
-    if not ui.console().is_terminal:
+    if not ui.on_terminal():
         yield
         return
     from rich.live import Live
@@ -116,7 +116,7 @@ def run(compat_path: str | None, names: list[str], cmd: list[str], jobs: int, as
             log.write_text(f"vline: cannot run {cmd[0]}: {e.strerror}\n")
         board.set(ln.line, status="passed" if code == 0 else "failed", exit_code=code,
                   seconds=time.monotonic() - t0)
-        if not ui.console().is_terminal:
+        if not ui.on_terminal():
             ui.note(f"vline: each {ln.line}: {'passed' if code == 0 else f'FAILED (exit {code})'} "
                     f"in {time.monotonic() - t0:.1f}s")
 
