@@ -12,11 +12,11 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _common import timed
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 0.75
@@ -29,12 +29,6 @@ COMMANDS = {"pin --no-update": ["pin", "--no-update"], "matrix": ["matrix"], "en
 
 # Bytecode on, as after `pip install`: the warm-up run writes vline's .pyc files as typer's already are.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"NO_COLOR": "1"}
-
-
-def timed(cmd: list[str], cwd: Path) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    return time.perf_counter() - t0
 
 
 def main() -> int:
@@ -56,11 +50,11 @@ def main() -> int:
         for name, args_ in COMMANDS.items():
             cmd = [*vline, *args_]
             for c in (cmd, baseline):  # warm the page cache and .pyc files
-                timed(c, project)
+                timed(c, project, ENV)
             a, b = [], []
             for _ in range(runs):
-                a.append(timed(cmd, project))
-                b.append(timed(baseline, project))
+                a.append(timed(cmd, project, ENV))
+                b.append(timed(baseline, project, ENV))
             ma, mb = statistics.median(a), statistics.median(b)
             # the median of each pair's ratio: a pair runs back to back, so a slow spell of the machine
             # moves both of its runs and cancels out, where it would move one median and not the other

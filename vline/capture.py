@@ -14,8 +14,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from . import lazy_re
-from . import fingerprint, tomlfile, versions
+from . import fingerprint, lazy_re, tomlfile, versions
 from .compat import Compat, Line
 from .errors import InputError, quote
 from .findings import Collector, Finding

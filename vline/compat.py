@@ -7,8 +7,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from . import lazy_re
-from . import emit, resources, tomlfile, versions
+from . import emit, lazy_re, resources, tomlfile, versions
 from .errors import InputError, one_line, quote
 from .fsio import under
 from .findings import Collector, Finding

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 from . import __version__
@@ -26,8 +27,6 @@ def file_for(ev_dir: Path, line: str) -> Path:
 def present(ev_dir: Path, lines: list[str]) -> dict[str, Path]:
     """The evidence files of `lines` that exist, by line: one listing of the folder rather than a resolved
     path per line; a link is followed only through file_for's guard."""
-    import os
-
     wanted = set(lines)
     base = ev_dir.resolve()
     try:

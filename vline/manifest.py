@@ -4,8 +4,7 @@ import re
 from typing import NamedTuple
 from pathlib import Path
 
-from . import lazy_re
-from . import tomlfile
+from . import lazy_re, tomlfile
 from .errors import InputError, quote
 from .findings import Collector, Finding
 

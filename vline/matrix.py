@@ -9,8 +9,7 @@ import os
 from typing import NamedTuple
 from pathlib import Path
 
-from . import lazy_re
-from . import resources, tomlfile
+from . import lazy_re, resources, tomlfile
 from .compat import Compat, Line
 from .errors import InputError, Refused, quote
 

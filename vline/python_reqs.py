@@ -10,8 +10,7 @@ from typing import NamedTuple
 
 from typing import TYPE_CHECKING
 
-from . import lazy_re
-from . import tomlfile
+from . import lazy_re, tomlfile
 from .errors import InputError
 
 if TYPE_CHECKING:

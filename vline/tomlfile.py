@@ -1,7 +1,9 @@
-"""Read a TOML file with tomllib and keep where each table and key sits, for `file:line` findings.
+"""Read a TOML file and keep where each table and key sits, for `file:line` findings.
 
-tomllib gives values but no positions; a light line scan recovers them. Positions are for
-messages only: values always come from tomllib.
+A file in the simple shape vline writes (see `simple`) is read in one pass that gives values and
+positions. Any other file is read by tomllib, which gives values but no positions; a light line scan
+recovers them. Positions are for messages only; the fuzz tests hold the one-pass reader to tomllib's
+values and the scan's positions.
 """
 
 import re
@@ -28,6 +30,7 @@ def __getattr__(name: str):  # `from .tomlfile import tomllib` elsewhere
     if name == "tomllib":
         return _tomllib()
     raise AttributeError(name)
+
 
 _ARRAY = lazy_re.compile(r"^\s*\[\[\s*([^\[\]]+?)\s*\]\]\s*(?:#.*)?$")
 _TABLE = lazy_re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
@@ -172,15 +175,17 @@ _LAST = r"(?:" + _STR + r"[ \t]*)?"  # and perhaps one without
 _BARE = r"([A-Za-z0-9_-]+)"
 _INT = r"[+-]?(?:0|[1-9][0-9]{0,17})"
 _ARRAY1 = r"\[[ \t]*" + _ITEMS + _LAST + r"\]"
-_PAIR = r"[A-Za-z0-9_-]+[ \t]*=[ \t]*(?:" + _STR + "|true|false|" + _INT + "|" + _ARRAY1 + r")[ \t]*"
+# A value (an inline table's values too): string, boolean, integer or array; in _VALUE each is its own group.
+_VALUES = (_STR, "true|false", _INT, _ARRAY1)
+_VALUE = "|".join(f"({v})" for v in _VALUES)
+_PAIR = r"[A-Za-z0-9_-]+[ \t]*=[ \t]*(?:" + "|".join(_VALUES) + r")[ \t]*"
 _INLINE = r"\{[ \t]*(?:" + _PAIR + r"(?:,[ \t]*" + _PAIR + r")*)?\}"
-_PAIRS = lazy_re.compile(_BARE + r"[ \t]*=[ \t]*(?:(" + _STR + r")|(true|false)|(" + _INT + r")|(" + _ARRAY1 + "))")
+_PAIRS = lazy_re.compile(_BARE + r"[ \t]*=[ \t]*(?:" + _VALUE + ")")
 # Every group that says which form a line has is non-empty when it matched (findall gives "" for both).
 _SIMPLE = lazy_re.compile(
     r"^[ \t]*(?:(\[\[?)[ \t]*" + _BARE + r"[ \t]*(\]\]?)"  # header: opening, name, closing
-    r"|" + _BARE + r"[ \t]*=[ \t]*(?:(" + _STR + r")|(true|false)|(" + _INT + r")"  # key = scalar
-    r"|(" + _ARRAY1 + r")"  # key = an array on one line
-    r"|(" + _INLINE + r")"  # key = an inline table
+    r"|" + _BARE + r"[ \t]*=[ \t]*(?:" + _VALUE  # key = a value
+    + r"|(" + _INLINE + r")"  # key = an inline table
     r"|(\[[ \t]*" + _ITEMS + r"))"  # key = an array opened, each item with its comma
     r"|(" + _ITEMS + _LAST + r"\])"  # the last line of an array
     r"|(" + _ITEMS + r"))"  # a line inside an array (or a blank line)

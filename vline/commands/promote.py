@@ -20,6 +20,7 @@ def run(compat_path: str | None, lines: list[str], evidence_dir: Path | None, dr
     manifest = golden.manifest_of(compat)
     ev_dir = evidence.directory(compat, evidence_dir)
     named = bool(lines)
+    found: dict[str, Path] = {}  # evidence files already listed (bare promote): not looked up again
     if named:
         targets = list({compat.get(name).line: compat.get(name) for name in lines}.values())
     else:
@@ -30,7 +31,7 @@ def run(compat_path: str | None, lines: list[str], evidence_dir: Path | None, dr
     refused: dict[str, list[str]] = {}
     for ln in targets:
         try:
-            ev = evidence.load(found[ln.line] if not named else evidence.file_for(ev_dir, ln.line))
+            ev = evidence.load(found.get(ln.line) or evidence.file_for(ev_dir, ln.line))
         except VlineError as e:
             if named and not isinstance(e, Refused):
                 raise

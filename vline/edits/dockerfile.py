@@ -5,7 +5,6 @@ Only `ARG NAME=value` lines whose NAME is a build variable of the line and whose
 """
 from __future__ import annotations
 
-
 from .. import lazy_re
 from ..tomlfile import split_lines
 
