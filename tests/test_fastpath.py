@@ -26,7 +26,8 @@ def typer_parse(argv: list[str], monkeypatch) -> tuple[str, dict, str | None] | 
 
     seen: dict = {}
     for name in FAST_COMMANDS:
-        monkeypatch.setattr(invoke, name, lambda _n=name, **kw: seen.update(command=_n, params=kw))
+        attr = name.replace(" ", "_")  # "golden fetch" runs invoke.golden_fetch
+        monkeypatch.setattr(invoke, attr, lambda _n=attr, **kw: seen.update(command=_n, params=kw))
     monkeypatch.setattr(invoke, "root", lambda compat, version: seen.update(compat=compat))
     try:
         cli.run_typer(list(argv))
@@ -52,6 +53,8 @@ COMMON = [
      "--no-enforce-eager", "--prefix-caching"],
     ["fingerprint", "--trace", "golden.jsonl.gz", "--json"], ["fingerprint", "--gpu", "A100", "--engine-config", "a=1"],
     ["env", "--", "0.22"], ["matrix", "-"],
+    ["golden", "fetch"], ["golden", "fetch", "--line", "0.22", "--bucket", "s3://b/p"], ["golden", "verify", "--json"],
+    ["--compat", "c.toml", "golden", "verify", "--bucket=s3://b", "--line=nightly"],
 ]
 
 
@@ -68,7 +71,8 @@ def test_what_ci_legs_run_takes_the_fast_path_and_means_the_same(argv, monkeypat
     [], ["--help"], ["-h"], ["--version"], ["-V"], ["matrix", "--help"], ["env", "-h"], ["env"],
     ["matrix", "--nope"], ["pin", "--update=yes"], ["fingerprint", "--tp", "one"], ["env", "0.22", "--format", "xml"],
     ["matrix", "a", "b"], ["show"], ["each", "--", "true"], ["golden", "list"], ["--compat"], ["matrix", "--only"],
-    ["check", "-lj"],
+    ["check", "-lj"], ["golden"], ["golden", "fetch", "--help"], ["golden fetch"],
+    ["golden", "--help", "fetch"], ["golden", "fetch", "extra"], ["golden", "upload"], ["golden", "golden", "fetch"],
 ])
 def test_everything_else_goes_to_typer(argv):
     assert fastpath.parse(argv) is None
@@ -90,7 +94,7 @@ def argvs(draw):
     cmd = draw(st.sampled_from(list(FAST_COMMANDS)))
     spec = _cli_spec.SPEC[cmd]
     out = draw(st.lists(st.sampled_from([["--compat", "c.toml"], ["--compat=x"], ["--compat"]]), max_size=2))
-    argv = [t for pre in out for t in pre] + [cmd]
+    argv = [t for pre in out for t in pre] + cmd.split(" ")
     opts = sorted(spec["options"])
     for _ in range(draw(st.integers(0, 6))):
         kind = draw(st.sampled_from(["opt", "opt", "opt", "eq", "pos", "noise"]))

@@ -42,6 +42,17 @@ def s3(moto, proxy, tmp_path):
     return {"env": env, "client": client, "bucket": bucket, "proxy": proxy, "cache": tmp_path / "cache"}
 
 
+@pytest.fixture(params=["direct", "botocore"])
+def transport(request, tmp_path) -> dict[str, str]:
+    """What sends the GETs: the standard library's (credentials and endpoint in the environment, as in CI)
+    or botocore (the same plus an AWS config file, as on a developer's machine)."""
+    if request.param == "direct":
+        return {}
+    cfg = tmp_path / "aws-config"
+    cfg.write_text("[default]\nregion = us-east-1\n")
+    return {"AWS_CONFIG_FILE": str(cfg)}
+
+
 @pytest.fixture
 def proj(tmp_path) -> Path:
     d = tmp_path / "proj"
@@ -256,10 +267,10 @@ def test_provenance_and_record_failures_are_named(proj, s3):
     assert [r["status"] for r in kv(res.stdout)] == ["failed", "ok", "failed", "failed"]
 
 
-def test_warm_cache_needs_no_server_and_cold_cache_is_exit_3(proj, s3, tmp_path):
+def test_warm_cache_needs_no_server_and_cold_cache_is_exit_3(proj, s3, tmp_path, transport):
     _uploaded(proj, s3)
-    vline("golden", "fetch", cwd=proj, env=s3["env"], check_code=0)
-    down = {**s3["env"], "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens on the discard port
+    vline("golden", "fetch", cwd=proj, env={**s3["env"], **transport}, check_code=0)
+    down = {**s3["env"], **transport, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens on the discard port
     s3["proxy"].reset_counts()
     res = vline("golden", "verify", cwd=proj, env=down, check_code=0)
     assert "0 S3 requests" in res.stderr and s3["proxy"].connections == 0
@@ -270,21 +281,21 @@ def test_warm_cache_needs_no_server_and_cold_cache_is_exit_3(proj, s3, tmp_path)
 
 
 @pytest.mark.parametrize("fault", ["503", "reset"])
-def test_transient_faults_are_retried(proj, s3, fault):
+def test_transient_faults_are_retried(proj, s3, fault, transport):
     _uploaded(proj, s3)
     s3["proxy"].reset_counts()
     s3["proxy"].inject(fault, times=2)
-    res = vline("golden", "verify", cwd=proj, env=s3["env"], check_code=0)
+    res = vline("golden", "verify", cwd=proj, env={**s3["env"], **transport}, check_code=0)
     assert [r["status"] for r in kv(res.stdout)] == ["ok", "ok"]
     assert s3["proxy"].connections >= 3  # the faults really happened and were retried
 
 
-def test_persistent_resets_are_exit_3_and_nothing_cached(proj, s3):
+def test_persistent_resets_are_exit_3_and_nothing_cached(proj, s3, transport):
     _uploaded(proj, s3)
     s3["proxy"].reset_counts()
     s3["proxy"].always = "reset"
     try:
-        res = vline("golden", "verify", cwd=proj, env=s3["env"], check_code=3)
+        res = vline("golden", "verify", cwd=proj, env={**s3["env"], **transport}, check_code=3)
     finally:
         s3["proxy"].always = None
     assert "unreachable after retries" in res.stderr
@@ -535,11 +546,11 @@ def put_blob(proj: Path, s3: dict, name: str, body: bytes, sha: str | None = Non
     return sha
 
 
-def test_a_part_cut_mid_body_is_fetched_again_from_where_it_stopped_and_verified(proj, s3, cutter):
+def test_a_part_cut_mid_body_is_fetched_again_from_where_it_stopped_and_verified(proj, s3, cutter, transport):
     body = os.urandom(4 << 20)  # four parts of 1 MiB: whichever is cut, it is cut mid-body
     sha = put_blob(proj, s3, "big", body)
     cutter.plan("pass", "cut")  # the first GET learns the size; one of the parts it queues is cut
-    env = {**s3["env"], "AWS_ENDPOINT_URL": cutter.url}
+    env = {**s3["env"], **transport, "AWS_ENDPOINT_URL": cutter.url}
     res = vline_parts("golden", "fetch", part=1 << 20, cwd=proj, env=env, check_code=0)
     assert "1 downloaded" in res.stderr and cutter.cuts == 1
     assert "5 S3 requests" in res.stderr  # 4 parts and the cut one's remainder: nothing fetched twice in full
@@ -548,28 +559,28 @@ def test_a_part_cut_mid_body_is_fetched_again_from_where_it_stopped_and_verified
     assert not list((s3["cache"] / "goldens" / "tmp").glob("*/*"))
 
 
-def test_a_truncated_large_object_is_refused_and_never_cached(proj, s3):
+def test_a_truncated_large_object_is_refused_and_never_cached(proj, s3, transport):
     body = os.urandom((3 << 20) + 7)
     import hashlib
 
     put_blob(proj, s3, "big", body[: 2 << 20], sha=hashlib.sha256(body).hexdigest())  # the store lost a MiB
-    res = vline_parts("golden", "fetch", part=1 << 20, cwd=proj, env=s3["env"], check_code=1)
+    res = vline_parts("golden", "fetch", part=1 << 20, cwd=proj, env={**s3["env"], **transport}, check_code=1)
     assert "golden 0.22/big: sha256 mismatch" in res.stderr
     assert not list(s3["cache"].glob("goldens/sha256/*"))
     assert not list(s3["cache"].glob("goldens/tmp/*/*"))
 
 
-def test_streams_cut_every_time_are_exit_3_and_nothing_cached(proj, s3, cutter):
+def test_streams_cut_every_time_are_exit_3_and_nothing_cached(proj, s3, cutter, transport):
     put_blob(proj, s3, "big", os.urandom(3 << 20))
     cutter.always = "cut"
-    env = {**s3["env"], "AWS_ENDPOINT_URL": cutter.url}
+    env = {**s3["env"], **transport, "AWS_ENDPOINT_URL": cutter.url}
     res = vline_parts("golden", "fetch", part=1 << 20, cwd=proj, env=env, check_code=3)
     assert "unreachable after retries" in res.stderr and cutter.cuts >= 5
     assert not list(s3["cache"].glob("goldens/sha256/*"))
     assert not list(s3["cache"].glob("goldens/tmp/*/*"))
 
 
-def test_download_hashes_parts_in_order_within_a_small_memory_budget(s3, tmp_path, monkeypatch):
+def test_download_hashes_parts_in_order_within_a_small_memory_budget(s3, tmp_path, monkeypatch, transport):
     """In process, against the real server: many small parts racing ahead of the hash, held at most
     AHEAD bytes; an empty object; and hashing without writing (upload's check of remote bytes)."""
     import hashlib
@@ -577,7 +588,7 @@ def test_download_hashes_parts_in_order_within_a_small_memory_budget(s3, tmp_pat
 
     from vline.adapters import s3 as s3mod
 
-    for k, v in s3["env"].items():
+    for k, v in {**s3["env"], **transport}.items():
         if k.startswith("AWS_"):
             monkeypatch.setenv(k, v)
     monkeypatch.setattr(s3mod, "CHUNK", 16 << 10)
@@ -612,3 +623,17 @@ def test_download_hashes_parts_in_order_within_a_small_memory_budget(s3, tmp_pat
     assert got[3] == got[0]
     assert isinstance(got[4], s3mod.Missing) and not (tmp_path / "missing").exists()
     assert max(held) <= 64 << 10 and max(held) > 0  # parts did run ahead, and were held back
+    assert bool(client._direct) == (not transport)  # the GETs went the way the environment says
+
+
+FETCH_THEN_SAY_IF_BOTOCORE = ("import runpy, sys\nsys.argv = ['vline', 'golden', 'fetch']\ntry:\n"
+                              "    runpy.run_module('vline', run_name='__main__')\nfinally:\n"
+                              "    print('botocore' in sys.modules, file=sys.stderr)\n")
+
+
+def test_fetch_imports_botocore_only_when_the_environment_needs_it(proj, s3, transport):
+    _uploaded(proj, s3)
+    res = subprocess.run([sys.executable, "-c", FETCH_THEN_SAY_IF_BOTOCORE], cwd=proj, env={**s3["env"], **transport},
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and "2 downloaded" in res.stderr, res.stderr
+    assert res.stderr.splitlines()[-1] == str(bool(transport))

@@ -1,5 +1,5 @@
-"""The fast path: the commands every CI leg calls (matrix, env, pin, check, fingerprint) parsed without
-importing typer, which costs more than the command itself.
+"""The fast path: the commands every CI leg calls (matrix, env, pin, check, fingerprint, caps, golden
+fetch/verify) parsed without importing typer, which costs more than the command itself.
 
 The command line is defined once, in vline/cli.py. `python -m vline.fastpath --write` derives the table
 in vline/_cli_spec.py from those typer definitions; tests/test_fastpath.py fails when the table drifts
@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 
 class Parsed(NamedTuple):
-    command: str
+    command: str  # the name of its function in vline/invoke.py
     params: dict
     compat: str | None  # --compat given before the command name
 
@@ -66,10 +66,16 @@ def parse(argv: list[str]) -> Parsed | None:
             i += 1
         compat = value
         i += 1
-    if i >= len(argv) or argv[i] not in SPEC:
+    if i >= len(argv):
         return None
-    params = _parse_command(SPEC[argv[i]], argv[i + 1:])
-    return None if params is None else Parsed(argv[i], params, compat)
+    name = argv[i]
+    if name not in SPEC and i + 1 < len(argv) and f"{name} {argv[i + 1]}" in SPEC:  # a group's command
+        i += 1
+        name = f"{name} {argv[i]}"
+    if name not in SPEC or " " in argv[i]:
+        return None
+    params = _parse_command(SPEC[name], argv[i + 1:])
+    return None if params is None else Parsed(name.replace(" ", "_"), params, compat)
 
 
 def _parse_command(spec: dict, args: list[str]) -> dict | None:
@@ -158,11 +164,20 @@ def generate() -> str:
             return "path", multiple
         return f"enum:{base.__name__}", multiple
 
+    def command(name: str):
+        """(click command, its typer callback) of "cmd" or "group cmd"."""
+        *outer, last = name.split(" ")
+        where, app = group, cli.app
+        for g in outer:
+            where = where.commands[g]
+            app = next(t.typer_instance for t in app.registered_groups if t.name == g)
+        fn = next(c.callback for c in app.registered_commands
+                  if (c.name or c.callback.__name__.replace("_", "-")) == last)
+        return where.commands[last], fn
+
     spec: dict = {}
     for name in FAST_COMMANDS:
-        cmd = group.commands[name]
-        fn = next(c.callback for c in cli.app.registered_commands
-                  if (c.name or c.callback.__name__.replace("_", "-")) == name)
+        cmd, fn = command(name)
         sig = inspect.signature(fn, eval_str=True)
         options: dict = {}
         arguments: list = []
@@ -200,7 +215,7 @@ def generate() -> str:
             f"GLOBAL = {root_opts!r}\n\nSPEC = {pprint.pformat(spec, width=110, sort_dicts=True)}\n")
 
 
-FAST_COMMANDS = ("caps", "check", "env", "fingerprint", "matrix", "pin")
+FAST_COMMANDS = ("caps", "check", "env", "fingerprint", "golden fetch", "golden verify", "matrix", "pin")
 
 
 if __name__ == "__main__":

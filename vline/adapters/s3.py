@@ -1,7 +1,8 @@
-"""S3 through boto3: the client is made only when a request is needed (a warm cache makes none).
-Downloads are ranged GETs run by our own threads, hashed as the bytes arrive (`S3.download`); uploads go
-through boto3's transfer manager. Endpoint and credentials come from the normal AWS chain
-(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, profiles, ...).
+"""S3: the client is made only when a request is needed (a warm cache makes none). Downloads are ranged
+GETs run by our own threads, hashed as the bytes arrive (`S3.download`), signed on the standard library
+when the environment allows it (adapters/s3http.py) and through botocore otherwise; uploads go through
+boto3's transfer manager. Endpoint and credentials come from the normal AWS chain (AWS_ENDPOINT_URL,
+AWS_ACCESS_KEY_ID, profiles, ...).
 
 Nothing here trusts ETags or S3 checksums: downloads return the sha256 of the bytes received.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +19,8 @@ from typing import NamedTuple
 from ..errors import EnvironmentFailure, InputError
 from ..fsio import describe, is_local_failure
 from ..extras import need
-
-MAX_ATTEMPTS = 4  # botocore's standard retry mode: 5xx, throttling and connection errors
+from . import s3http
+from .s3http import MAX_ATTEMPTS
 # Chosen with `benchmarks/fetch.py --sweep` against moto, which reads the whole object for every ranged
 # GET, so each extra part costs a full read (3 x 512 MiB: 1.8 s in one GET each, 4.5 s in 256 MiB parts,
 # 6.1 s in 64 MiB ones, 56 s in 8 MiB ones); 4, 8 or 12 GETs in flight fetch 12 x 32 MiB alike. Real S3
@@ -90,8 +90,13 @@ class S3:
         self.concurrency = concurrency or CONCURRENCY
         self.part_size = part_size or PART_SIZE
         self._client = None
+        self._direct: s3http.Direct | None | bool = None  # False: the environment needs botocore
         self._lock = threading.Lock()
-        self.requests = 0
+        self._botocore_requests = 0
+
+    @property
+    def requests(self) -> int:
+        return self._botocore_requests + (self._direct.requests if self._direct else 0)
 
     @property
     def client(self):
@@ -113,7 +118,7 @@ class S3:
 
     def _count(self, **_kw) -> None:
         with self._lock:
-            self.requests += 1
+            self._botocore_requests += 1
 
     def download(self, jobs: list[tuple[Location, Path | None]],
                  progress: Callable[[int, int], None] | None = None) -> dict[int, Fetched | BaseException]:
@@ -121,7 +126,13 @@ class S3:
         bytes received, or the error. Every byte is hashed once, as it arrives, and never read back."""
         if not jobs:
             return {}
-        return _Download(self.client, self.concurrency, self.part_size, progress).run(jobs)
+        if self._direct is None:
+            self._direct = s3http.Direct.from_env() or False
+        if self._direct and all(s3http.Direct.serves(loc.bucket) for loc, _ in jobs):
+            gets: _Gets = _DirectGets(self._direct)
+        else:
+            gets = _BotocoreGets(self.client)
+        return _Download(gets, self.concurrency, self.part_size, progress).run(jobs)
 
     def manager(self):
         need("boto3", "s3")
@@ -177,26 +188,38 @@ class S3:
 
 
 def translate(e: BaseException, loc: Location) -> BaseException:
-    """botocore/s3transfer errors as vline errors: missing objects, refusals, or unreachable (exit 3)."""
+    """botocore/s3transfer/s3http errors as vline errors: missing objects, refusals, or unreachable (exit 3)."""
+    if isinstance(e, s3http.Failed):
+        return _refusal(e.code, e.status, e.message, loc)
+    if isinstance(e, s3http.Gone):
+        e = e.cause
+    if is_local_failure(e):  # writing the download failed here: not the network's fault
+        return EnvironmentFailure(f"cannot write the download of {loc}: {describe(e)}")  # type: ignore[arg-type]
+    if isinstance(e, OSError) or type(e).__module__ == "http.client":
+        return Unreachable(f"{loc}: S3 unreachable after retries ({type(e).__name__}: {e})")
+    if not type(e).__module__.startswith(("botocore", "s3transfer")):
+        return e
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     if isinstance(e, ClientError):
-        code = str(e.response.get("Error", {}).get("Code", ""))
-        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in ("404", "NoSuchKey", "NotFound"):
-            return Missing(f"{loc}: no such object")
-        if code in ("NoSuchBucket",):
-            return InputError(f"{loc}: no such bucket")
-        if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"):
-            return Unreachable(f"{loc}: S3 kept failing after {MAX_ATTEMPTS} attempts ({code or status})")
-        return InputError(f"{loc}: S3 refused ({code}: {e.response.get('Error', {}).get('Message', '')})")
-    if is_local_failure(e):  # writing the download failed here: not the network's fault
-        return EnvironmentFailure(f"cannot write the download of {loc}: {describe(e)}")  # type: ignore[arg-type]
+        return _refusal(str(e.response.get("Error", {}).get("Code", "")),
+                        e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0),
+                        e.response.get("Error", {}).get("Message", ""), loc)
     if isinstance(e, NoCredentialsError):
         return Unreachable("no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)")
-    if isinstance(e, (BotoCoreError, OSError)) or type(e).__module__.startswith("s3transfer"):
+    if isinstance(e, BotoCoreError) or type(e).__module__.startswith("s3transfer"):
         return Unreachable(f"{loc}: S3 unreachable after retries ({type(e).__name__}: {e})")
     return e
+
+
+def _refusal(code: str, status: int, message: str, loc: Location) -> BaseException:
+    if code in ("404", "NoSuchKey", "NotFound") or (status == 404 and not code):
+        return Missing(f"{loc}: no such object")
+    if code in ("NoSuchBucket",):
+        return InputError(f"{loc}: no such bucket")
+    if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"):
+        return Unreachable(f"{loc}: S3 kept failing after {MAX_ATTEMPTS} attempts ({code or status})")
+    return InputError(f"{loc}: S3 refused ({code or status}: {message})")
 
 
 # --- downloads: ranged GETs written in place, hashed in order as they arrive -----------------------------
@@ -209,8 +232,67 @@ def translate(e: BaseException, loc: Location) -> BaseException:
 # the order they were queued, so the part at each object's hashed end is always running and never
 # pauses: the held chunks always drain.
 
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+class _Cut(ConnectionError):
+    """The body ended before its last byte."""
+
+
+class _Gets:
+    """One way of sending GETs: `open` answers the extent S3 sent and a body whose read(n) gives bytes
+    (or a view valid until the next read); `retryable` are a body's failures worth resuming."""
+
+    retryable: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+
+    def open(self, loc: Location, first: int, last: int | None):
+        raise NotImplementedError
+
+    def invalid_range(self, e: BaseException) -> bool:
+        """S3 said the range is past the end (an empty object has no byte 0)."""
+        raise NotImplementedError
+
+
+class _DirectGets(_Gets):
+    def __init__(self, direct: s3http.Direct) -> None:
+        import http.client
+
+        self.direct = direct
+        self.retryable = (ConnectionError, TimeoutError, http.client.IncompleteRead)
+
+    def open(self, loc: Location, first: int, last: int | None):
+        try:
+            return self.direct.get(loc.bucket, loc.key, first, last)
+        except ValueError as e:
+            raise Changed(f"{loc}: {e}") from None
+
+    def invalid_range(self, e: BaseException) -> bool:
+        return isinstance(e, s3http.Failed) and e.code == "InvalidRange"
+
+
+class _BotocoreGets(_Gets):
+    def __init__(self, client) -> None:
+        from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
+        self.client = client
+        # what s3transfer retries too: a stream cut or stalled mid-body (botocore retried the request itself)
+        self.retryable = (ReadTimeoutError, ResponseStreamingError, IncompleteReadError, ConnectionError,
+                          TimeoutError)
+
+    def open(self, loc: Location, first: int, last: int | None):
+        kw = {"Range": f"bytes={first}-{last}"} if last is not None else {}
+        resp = self.client.get_object(Bucket=loc.bucket, Key=loc.key, **kw)
+        body = resp["Body"]
+        try:
+            return s3http.extent(int(resp["ContentLength"]), resp.get("ContentRange")), body
+        except ValueError as e:
+            body.close()
+            raise Changed(f"{loc}: {e}") from None
+
+    def invalid_range(self, e: BaseException) -> bool:
+        from botocore.exceptions import ClientError
+
+        return isinstance(e, ClientError) and e.response.get("Error", {}).get("Code") == "InvalidRange"
 
 
 class _Abandoned(Exception):
@@ -231,20 +313,15 @@ class _Object:
 
 
 class _Download:
-    def __init__(self, client, workers: int, part_size: int, progress: Callable[[int, int], None] | None) -> None:
+    def __init__(self, gets: _Gets, workers: int, part_size: int, progress: Callable[[int, int], None] | None) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
-
-        self.client, self.part_size = client, part_size
+        self.gets, self.part_size = gets, part_size
         self.progress = progress or (lambda i, n: None)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="vline-s3")  # FIFO: parts run in order
         self.cv = threading.Condition()
         self.ahead = 0
         self.stop = False
-        # what s3transfer retries too: a stream cut or stalled mid-body (botocore retried the request itself)
-        self.retryable = (ReadTimeoutError, ResponseStreamingError, IncompleteReadError, ConnectionError,
-                          TimeoutError)
 
     def run(self, jobs: list[tuple[Location, Path | None]]) -> dict[int, Fetched | BaseException]:
         objs = [_Object(i, loc, path) for i, (loc, path) in enumerate(jobs)]
@@ -285,22 +362,17 @@ class _Download:
                     o.done.set()
 
     def _get(self, o: _Object, start: int, end: int, first: bool) -> None:
-        from botocore.exceptions import ClientError, IncompleteReadError
-
         pos, tries, ranged = start, 0, True
         while True:
             body = None
             try:
                 try:
-                    kw = {"Range": f"bytes={pos}-{end}"} if ranged else {}
-                    resp = self.client.get_object(Bucket=o.loc.bucket, Key=o.loc.key, **kw)
-                except ClientError as e:  # an empty object has no byte 0: ask for all of it
-                    if first and ranged and e.response.get("Error", {}).get("Code") == "InvalidRange":
+                    (got_start, got_end, total), body = self.gets.open(o.loc, pos, end if ranged else None)
+                except Exception as e:
+                    if first and ranged and self.gets.invalid_range(e):  # an empty object: ask for all of it
                         ranged = False
                         continue
                     raise
-                body = resp["Body"]
-                got_start, got_end, total = self._extent(resp)
                 if first:
                     end = self._sized(o, got_end, total)
                     first = False
@@ -313,32 +385,20 @@ class _Download:
                         raise _Abandoned
                     data = body.read(min(CHUNK, end + 1 - pos))
                     if not data:
-                        raise IncompleteReadError(actual_bytes=pos - got_start, expected_bytes=end + 1 - got_start)
+                        raise _Cut(f"the stream ended after {pos - got_start} of {end + 1 - got_start} bytes")
                     if o.fd >= 0:
                         self._write_at(o, data, pos)
                     self._feed(o, pos, data)
                     pos += len(data)
                     self.progress(o.i, len(data))
                 return
-            except self.retryable:
+            except self.gets.retryable:
                 tries += 1
                 if tries > MAX_ATTEMPTS:
                     raise
             finally:
                 if body is not None and pos <= end:
                     body.close()  # a cut or abandoned stream: its connection is not reused
-
-    @staticmethod
-    def _extent(resp) -> tuple[int, int, int]:
-        """(first byte, last byte, object size) of a GET's answer."""
-        length = int(resp["ContentLength"])
-        m = _CONTENT_RANGE.fullmatch(resp.get("ContentRange") or "")
-        if m is None:  # the whole object (an unranged GET, or a server that ignores Range)
-            return 0, length - 1, length
-        first, last, total = map(int, m.groups())
-        if last - first + 1 != length:
-            raise Changed(f"Content-Range {resp['ContentRange']} disagrees with Content-Length {length}")
-        return first, last, total
 
     def _sized(self, o: _Object, first_end: int, total: int) -> int:
         """The first answer told the size: make the file and queue the other parts; returns this part's end."""
@@ -372,7 +432,7 @@ class _Download:
                 if o.error is not None or self.stop:
                     raise _Abandoned
                 if self.ahead + len(data) <= AHEAD:
-                    o.held[pos] = data
+                    o.held[pos] = bytes(data)  # a view of a reused buffer (s3http) must be copied to be kept
                     self.ahead += len(data)
                     return
                 self.cv.wait()

@@ -15,7 +15,6 @@ from .. import goldens as gmod
 from .. import manifest as manifest_mod
 from .. import emit, tomlfile, trace, ui
 from ..adapters import s3 as s3mod
-from ..edits import manifest_edit
 from ..errors import ENVIRONMENT, NO, OK, EnvironmentFailure, InputError, Refused
 from ..fsio import atomic_write, locked, under
 from ..manifest import Golden
@@ -43,6 +42,8 @@ def _label(g: Golden) -> str:
 # --- add -----------------------------------------------------------------------------------------
 
 def add(compat_path: str | None, traces: list[Path], line: str, workload: str | None, role: str) -> None:
+    from ..edits import manifest_edit  # tomlkit: only the commands that edit the manifest import it
+
     compat = compat_mod.load(compat_path, project=True)
     ln = compat.get(line)
     if workload and len(traces) > 1:
@@ -319,6 +320,8 @@ def list_cmd(compat_path: str | None, as_json: bool) -> None:
 
 
 def prune(compat_path: str | None) -> None:
+    from ..edits import manifest_edit
+
     compat = compat_mod.load(compat_path)
     manifest = manifest_of(compat)
     window = {ln.line for ln in compat.lines}

@@ -1,0 +1,177 @@
+"""GETs on the standard library (vline/adapters/s3http.py): the URL and signature botocore would send, for
+every environment the direct path takes; moto checking signatures for real; and every environment it must
+leave to botocore."""
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from s3world import free_port, wait_for_port
+
+from vline.adapters import s3 as s3mod
+from vline.adapters import s3http
+from vline.errors import InputError
+
+KEY = "conformance/v0.22.1/A100/a b+c~d%e=f&g;h/ü/x.jsonl.gz"
+
+
+def aws_env(monkeypatch, tmp_path, **env: str) -> None:
+    """Only these AWS_* variables, and a home without ~/.aws."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+
+
+def botocore_request(bucket: str, key: str, rng: str | None):
+    """What botocore sends for get_object under the current environment (nothing is sent)."""
+    import botocore.session
+    from botocore.config import Config
+
+    client = botocore.session.Session().create_client(
+        "s3", config=Config(response_checksum_validation="when_required"))
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def hook(request, **_kw):
+        seen["url"], seen["headers"] = request.url, {k.lower(): v for k, v in request.headers.items()}
+        raise Stop
+
+    client.meta.events.register("before-send.s3", hook)
+    with pytest.raises(Stop):
+        client.get_object(Bucket=bucket, Key=key, **({"Range": rng} if rng else {}))
+    return seen["url"], {k: v.decode() if isinstance(v, bytes) else v for k, v in seen["headers"].items()}
+
+
+CASES = {
+    "moto on loopback": ({"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_DEFAULT_REGION": "us-east-1"},
+                         "goldens", "bytes=0-1023"),
+    "named endpoint with a slash, a token, another region": (
+        {"AWS_ENDPOINT_URL": "https://minio.example.com/", "AWS_DEFAULT_REGION": "eu-west-1",
+         "AWS_SESSION_TOKEN": "tok/en+=="}, "goldens", "bytes=1048576-2097151"),
+    "S3's own endpoint variable wins": ({"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_S3":
+                                         "http://localhost:9000", "AWS_REGION": "ap-south-1"}, "goldens", None),
+    "default port left out": ({"AWS_ENDPOINT_URL": "http://Store.Example.com:80"}, "goldens", "bytes=0-0"),
+    "AWS, no region: the global endpoint": ({}, "goldens", "bytes=0-99"),
+    "AWS in us-east-1": ({"AWS_DEFAULT_REGION": "us-east-1"}, "my-goldens", "bytes=0-99"),
+    "AWS in eu-central-1, with a token": ({"AWS_DEFAULT_REGION": "eu-central-1", "AWS_SESSION_TOKEN": "abc"},
+                                          "my-goldens", None),
+    "AWS, a bucket with dots": ({"AWS_DEFAULT_REGION": "eu-west-1"}, "my.goldens", "bytes=0-99"),
+    "AWS, a bucket that cannot be a host name": ({"AWS_DEFAULT_REGION": "us-west-2"}, "My_Goldens", None),
+    "AWS, a bucket like an address": ({"AWS_DEFAULT_REGION": "us-west-2"}, "192.168.1.1", None),
+    "with a CA bundle": ({"AWS_DEFAULT_REGION": "us-west-2", "AWS_CA_BUNDLE": "/etc/ssl/certs"}, "goldens", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("key", [KEY, "a//b/./c/../d"])
+def test_the_url_and_signature_are_botocores(case, key, monkeypatch, tmp_path):
+    env, bucket, rng = CASES[case]
+    aws_env(monkeypatch, tmp_path, AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
+            AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", **env)
+    url, headers = botocore_request(bucket, key, rng)
+    direct = s3http.Direct.from_env()
+    assert direct is not None, case
+    scheme, host, path = direct.url(bucket, key)
+    u = urlsplit(url)  # the host as botocore signs it: lower case, a default port left out
+    default = {"http": 80, "https": 443}[u.scheme]
+    assert (scheme, host, path) == (u.scheme, u.hostname + (f":{u.port}" if u.port not in (None, default) else ""),
+                                    u.path)
+    when = calendar.timegm(time.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ"))
+    ours = direct.sign(host, path, {"Range": rng} if rng else {}, direct.region, when)
+    assert ours["authorization"] == headers["authorization"]
+    for name in ("x-amz-date", "x-amz-content-sha256", "x-amz-security-token", "range"):
+        assert ours.get(name) == headers.get(name), name
+
+
+@pytest.mark.parametrize("env", [
+    {"AWS_PROFILE": "ci"}, {"AWS_CONFIG_FILE": "/dev/null"}, {"AWS_SHARED_CREDENTIALS_FILE": "/x"},
+    {"HTTPS_PROXY": "http://proxy:3128"}, {"https_proxy": "http://proxy:3128"}, {"ALL_PROXY": "socks5://p:1"},
+    {"AWS_USE_FIPS_ENDPOINT": "true"}, {"AWS_USE_DUALSTACK_ENDPOINT": "true"},
+    {"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, {"AWS_S3_US_EAST_1_REGIONAL_ENDPOINT": "regional"},
+    {"AWS_ACCESS_KEY_ID": ""}, {"AWS_SECRET_ACCESS_KEY": ""}, {"AWS_DEFAULT_REGION": "cn-north-1"},
+    {"AWS_DEFAULT_REGION": "us-gov-west-1"}, {"AWS_ENDPOINT_URL": "http://store:9000/prefix"},
+    {"AWS_ENDPOINT_URL": "http://user:pw@store:9000"}, {"AWS_ENDPOINT_URL": "ftp://store"},
+    {"AWS_ENDPOINT_URL": "http://[::1]:9000"}, {"AWS_ENDPOINT_URL": "http://store:99999"},
+    {"AWS_ENDPOINT_URL": "http://store?x=1"}, {"AWS_SECRET_ACCESS_KEY": "a b"}, {"AWS_FUTURE_SETTING": "1"},
+], ids=lambda e: ",".join(f"{k}={v}" for k, v in e.items()))
+def test_anything_else_in_the_environment_goes_to_botocore(env, monkeypatch, tmp_path):
+    aws_env(monkeypatch, tmp_path, AWS_ACCESS_KEY_ID="AKID", AWS_SECRET_ACCESS_KEY="secret")
+    assert s3http.Direct.from_env() is not None  # the baseline takes the direct path
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert s3http.Direct.from_env() is None
+
+
+def test_a_config_file_at_home_goes_to_botocore(monkeypatch, tmp_path):
+    aws_env(monkeypatch, tmp_path, AWS_ACCESS_KEY_ID="AKID", AWS_SECRET_ACCESS_KEY="secret")
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text("[default]\ns3 =\n  addressing_style = virtual\n")
+    assert s3http.Direct.from_env() is None
+
+
+# --- moto checking every signature -------------------------------------------------------------------
+
+SETUP_ACTIONS = 6  # the requests below made before moto starts checking signatures
+
+
+@pytest.fixture(scope="module")
+def signed_s3():
+    """moto's server with signature checks on, a user allowed everything, and two objects."""
+    import boto3
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_ACTIONS)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        url = f"http://127.0.0.1:{port}"
+        kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup")
+        iam, s3 = boto3.client("iam", **kw), boto3.client("s3", **kw)
+        iam.create_user(UserName="ci")
+        iam.put_user_policy(UserName="ci", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="ci")["AccessKey"]
+        s3.create_bucket(Bucket="signed")
+        body = os.urandom((3 << 20) + 5)
+        s3.put_object(Bucket="signed", Key=KEY, Body=body)
+        s3.put_object(Bucket="signed", Key="empty", Body=b"")
+        yield {"url": url, "id": key["AccessKeyId"], "secret": key["SecretAccessKey"], "body": body}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_moto_accepts_every_signature_of_a_ranged_download(signed_s3, monkeypatch, tmp_path):
+    aws_env(monkeypatch, tmp_path, AWS_ACCESS_KEY_ID=signed_s3["id"], AWS_SECRET_ACCESS_KEY=signed_s3["secret"],
+            AWS_ENDPOINT_URL=signed_s3["url"])
+    client = s3mod.S3(part_size=1 << 20)  # four signed ranged GETs, and the empty object's two
+    got = client.download([(s3mod.Location("signed", KEY), tmp_path / "a"), (s3mod.Location("signed", "empty"), None)])
+    body = signed_s3["body"]
+    assert got[0] == s3mod.Fetched(hashlib.sha256(body).hexdigest(), len(body))
+    assert (tmp_path / "a").read_bytes() == body
+    assert got[1] == s3mod.Fetched(hashlib.sha256(b"").hexdigest(), 0)
+    assert client.requests == 6 and "botocore" not in type(client._direct).__module__
+
+
+def test_a_wrong_secret_is_refused_by_the_server_and_named(signed_s3, monkeypatch, tmp_path):
+    aws_env(monkeypatch, tmp_path, AWS_ACCESS_KEY_ID=signed_s3["id"], AWS_SECRET_ACCESS_KEY="not-the-secret",
+            AWS_ENDPOINT_URL=signed_s3["url"])
+    got = s3mod.S3().download([(s3mod.Location("signed", KEY), tmp_path / "a")])[0]
+    assert isinstance(got, InputError) and "S3 refused (SignatureDoesNotMatch: The request signature" in got.message
+    with pytest.raises(s3http.Failed) as e:
+        s3http.Direct.from_env().get("signed", "missing-bucket-or-key", 0, 0)
+    assert e.value.status == 403 and e.value.attempts == 1  # a refusal is not retried
