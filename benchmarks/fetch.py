@@ -4,7 +4,8 @@ an empty folder, and the medians are compared. vline verifies every byte's sha25
 
 Workloads: 12 x 32 MiB and 3 x 512 MiB (`--workload small|large|both`). Printed per workload, for whole
 processes: the median seconds and MB/s (10^6 bytes) of each, the ratio of vline's throughput to s5cmd's
-(target >= 1.0) and vline's peak RSS (target <= 256 MiB). Then each one's fixed cost (start-up and one
+(target >= 1.0) and vline's peak RSS (target <= 256 MiB); the CPU seconds of each and of moto serving it, and
+the least wall time those allow on this machine's cores. Then each one's fixed cost (start-up and one
 request per object, from as many 64-byte objects) and the throughput above it; what moto itself can
 serve (s5cmd with one GET per object, every object at once); and a warm run, which must open no
 connection. `--sweep` also times vline with other part sizes and concurrencies (how the defaults in
@@ -46,17 +47,33 @@ p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.
 err = p.stderr.read()
 _, status, usage = os.wait4(p.pid, 0)
 sys.stderr.buffer.write(err)
-print(time.perf_counter() - t, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+print(time.perf_counter() - t, usage.ru_maxrss, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime)
 """
 
+CPU: dict[str, list[float]] = {}  # "vline" / "s5cmd" / "moto for vline" / ...: CPU seconds of each timed run
 
-def run(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB of the command, its stderr); fails loudly on a non-zero exit."""
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds the server process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(cmd: list[str], env: dict[str, str], cwd: Path, who: str | None = None) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS MiB of the command, its stderr); fails loudly on a non-zero exit. With `who`,
+    the CPU seconds of the command and of the server during it are kept in CPU."""
+    before = server_cpu(SERVER_PID) if who else 0.0
     res = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], cwd=cwd, env=env, capture_output=True, text=True)
-    wall, rss, code = res.stdout.split()
+    wall, rss, code, cpu = res.stdout.split()
     if int(code) != 0:
         raise SystemExit(f"{cmd[:4]}... failed ({code}): {res.stderr[-2000:]}")
+    if who:
+        CPU.setdefault(who, []).append(float(cpu))
+        CPU.setdefault(f"moto for {who}", []).append(server_cpu(SERVER_PID) - before)
     return float(wall), int(rss) / 1024, res.stderr
+
+
+SERVER_PID = 0
 
 
 def vline_cmd(bucket: str, part_mib: int | None = None, concurrency: int | None = None) -> list[str]:
@@ -97,18 +114,19 @@ class Workload:
     def mb(self) -> float:
         return self.count * self.size / 1e6
 
-    def vline(self, env: dict[str, str], part_mib: int | None = None, concurrency: int | None = None):
+    def vline(self, env: dict[str, str], part_mib: int | None = None, concurrency: int | None = None,
+              who: str | None = None):
         shutil.rmtree(self.cache, ignore_errors=True)
         wall, rss, err = run(vline_cmd(self.bucket, part_mib, concurrency), {**env, "VLINE_CACHE": str(self.cache)},
-                             self.proj)
+                             self.proj, who)
         if f"{self.count} downloaded" not in err:
             raise SystemExit(f"vline did not download every object: {err[-2000:]}")
         return wall, rss
 
-    def s5cmd(self, s5: str, env: dict[str, str], url: str):
+    def s5cmd(self, s5: str, env: dict[str, str], url: str, who: str | None = None):
         shutil.rmtree(self.root / "s5", ignore_errors=True)
         (self.root / "s5").mkdir()
-        return run([s5, "--endpoint-url", url, "run", str(self.root / "s5cmd.txt")], env, self.root)[:2]
+        return run([s5, "--endpoint-url", url, "run", str(self.root / "s5cmd.txt")], env, self.root, who)[:2]
 
     def ceiling(self, s5: str, env: dict[str, str], url: str) -> float:
         """What the server can give: s5cmd with one GET per object, every object at once."""
@@ -125,12 +143,23 @@ class Workload:
         for r in range(runs):
             for who in ("vs" if r % 2 == 0 else "sv"):
                 if who == "v":
-                    wall, peak = self.vline(env)
+                    wall, peak = self.vline(env, who=f"{self.name} vline")
                     tv.append(wall)
                     rss.append(peak)
                 else:
-                    ts.append(self.s5cmd(s5, env, url)[0])
+                    ts.append(self.s5cmd(s5, env, url, who=f"{self.name} s5cmd")[0])
         return tv, rss, ts
+
+
+def hash_speed() -> float:
+    """hashlib's sha256 bytes per second on this machine, one core."""
+    import time
+
+    block = os.urandom(32 << 20)
+    t = time.perf_counter()
+    for _ in range(4):
+        hashlib.sha256(block).digest()
+    return 4 * len(block) / (time.perf_counter() - t)
 
 
 def med(xs: list[float]) -> float:
@@ -149,6 +178,8 @@ def main() -> int:
         return 2
     names = ["small", "large"] if args.workload == "both" else [args.workload]
     server = MotoServer()
+    global SERVER_PID
+    SERVER_PID = server.proc.pid
     proxy = FaultProxy(server.port)  # counts connections: the warm run must open none
     failed = []
     try:
@@ -177,6 +208,15 @@ def main() -> int:
                       f"{'met' if max(rss) <= RSS_TARGET_MIB else 'MISSED'} (<= {RSS_TARGET_MIB} MiB)")
                 if ratio < RATIO_TARGET or max(rss) > RSS_TARGET_MIB:
                     failed.append(name)
+                # where the time goes when the machine is the limit: CPU seconds per run, and the least
+                # wall time they allow on this machine's cores (everything in parallel, nothing waiting)
+                cores = os.cpu_count() or 1
+                hash_s = w.mb * 1e6 / hash_speed()
+                cv, mv_, cs, ms_ = (med(CPU[k]) for k in (f"{name} vline", f"moto for {name} vline", f"{name} s5cmd",
+                                                          f"moto for {name} s5cmd"))
+                print(f"  CPU s per run: vline {cv:.2f} (sha256 alone {hash_s:.2f}) + moto {mv_:.2f}; s5cmd {cs:.2f} + "
+                      f"moto {ms_:.2f}; on {cores} cores at best vline {(cv + mv_) / cores:.2f} s, s5cmd "
+                      f"{(cs + ms_) / cores:.2f} s")
 
                 # the cost of starting up (interpreter, CLI, S3 client; s5cmd's Go binary) and of one
                 # request per object, from as many 64-byte objects; what is left is the data path

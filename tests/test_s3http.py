@@ -175,3 +175,60 @@ def test_a_wrong_secret_is_refused_by_the_server_and_named(signed_s3, monkeypatc
     with pytest.raises(s3http.Failed) as e:
         s3http.Direct.from_env().get("signed", "missing-bucket-or-key", 0, 0)
     assert e.value.status == 403 and e.value.attempts == 1  # a refusal is not retried
+
+
+# --- a server that misbehaves ---------------------------------------------------------------------------
+
+@pytest.fixture
+def odd_server():
+    """A loopback HTTP server answering GETs by key: refusals with control characters in their text,
+    headers that contradict each other, and good bytes."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            key = self.path.rsplit("/", 1)[-1]
+            if key == "ctl":
+                body = (b"<Error><Code>AccessDenied</Code><Message>no\r\nway\x1b[31m &lt;here&gt;</Message>"
+                        b"</Error>")
+                self.send_response(403)
+            elif key == "liar":
+                body = b"0123456789"
+                self.send_response(206)
+                self.send_header("Content-Range", "bytes 0-99/100")
+            elif key == "busy":
+                body = b"<Error><Code>SlowDown</Code><Message>later</Message></Error>"
+                self.send_response(503)
+            else:
+                body = b"good bytes"
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_misbehaving_server_gets_one_line_errors_and_nothing_written(odd_server, monkeypatch, tmp_path):
+    aws_env(monkeypatch, tmp_path, AWS_ACCESS_KEY_ID="AKID", AWS_SECRET_ACCESS_KEY="secret",
+            AWS_ENDPOINT_URL=odd_server)
+    monkeypatch.setattr(s3http, "_backoff", lambda attempt: None)  # the retries still happen, without the wait
+    client = s3mod.S3()
+    out = tmp_path / "out"
+    out.mkdir()
+    got = client.download([(s3mod.Location("b", k), out / k) for k in ("ctl", "liar", "busy", "ok")])
+    assert isinstance(got[0], InputError) and got[0].message == "s3://b/ctl: S3 refused (AccessDenied: no way [31m <here>)"
+    assert isinstance(got[1], s3mod.Changed) and "disagrees with Content-Length" in str(got[1])
+    assert isinstance(got[2], s3mod.Unreachable) and "kept failing after 4 attempts (SlowDown)" in got[2].message
+    assert got[3] == s3mod.Fetched(hashlib.sha256(b"good bytes").hexdigest(), 10)
+    assert client.requests == 1 + 1 + 4 + 1
+    assert sorted(p.name for p in out.iterdir()) == ["ok"]

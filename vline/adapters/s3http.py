@@ -222,10 +222,8 @@ class Direct:
         except (OSError, http.client.HTTPException):
             body = b""
             self._drop(scheme, host)
-        fields = {k.decode(): v.decode("utf-8", "replace") for k, v in _ERROR_FIELD.findall(body)}
-        message = re.sub(r"&(lt|gt|quot|apos|amp);", lambda m: {"lt": "<", "gt": ">", "quot": '"', "apos": "'",
-                                                                 "amp": "&"}[m.group(1)], fields.get("Message", ""))
-        return fields.get("Code", ""), message or resp.reason
+        fields = {k.decode(): _plain(v.decode("utf-8", "replace")) for k, v in _ERROR_FIELD.findall(body)}
+        return fields.get("Code", "")[:100], fields.get("Message", "")[:300] or _plain(resp.reason or "")
 
     def _connection(self, scheme: str, host: str) -> tuple[http.client.HTTPConnection, bool]:
         pool = self._local.__dict__.setdefault("pool", {})
@@ -285,6 +283,11 @@ class _Body:
         """An abandoned or cut body: its connection is not reused."""
         self.owner._drop(*self.where)
 
+    def finished(self) -> None:
+        """Every byte asked for was read: the connection is kept only if the answer held no more."""
+        if not self.resp.isclosed():
+            self.owner._drop(*self.where)
+
 
 def _extent(resp: http.client.HTTPResponse) -> Extent:
     length = resp.getheader("content-length")
@@ -325,6 +328,15 @@ def _plain_endpoint(url: str) -> str | None:
     default = 443 if u.scheme == "https" else 80
     host = u.hostname.lower() + (f":{port}" if port is not None and port != default else "")
     return f"{u.scheme}://{host}"
+
+
+def _plain(text: str) -> str:
+    """Server text for a one-line message: entities decoded, control characters and runs of space as one space."""
+    text = re.sub(r"&(lt|gt|quot|apos|amp);", lambda m: _ENTITIES[m.group(1)], text)
+    return " ".join("".join(" " if c < " " or "\x7f" <= c <= "\x9f" else c for c in text).split())
+
+
+_ENTITIES = {"lt": "<", "gt": ">", "quot": '"', "apos": "'", "amp": "&"}
 
 
 def _backoff(attempt: int) -> None:
