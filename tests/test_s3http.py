@@ -71,6 +71,9 @@ CASES = {
     "AWS, a bucket that cannot be a host name": ({"AWS_DEFAULT_REGION": "us-west-2"}, "My_Goldens", None),
     "AWS, a bucket like an address": ({"AWS_DEFAULT_REGION": "us-west-2"}, "192.168.1.1", None),
     "with a CA bundle": ({"AWS_DEFAULT_REGION": "us-west-2", "AWS_CA_BUNDLE": "/etc/ssl/certs"}, "goldens", None),
+    "AWS, an all-digit bucket": ({"AWS_DEFAULT_REGION": "us-west-2"}, "123456", None),
+    "both token variables: botocore's order": ({"AWS_SECURITY_TOKEN": "old", "AWS_SESSION_TOKEN": "new"}, "goldens",
+                                               None),
 }
 
 
@@ -114,10 +117,12 @@ def test_anything_else_in_the_environment_goes_to_botocore(env, monkeypatch, tmp
     assert s3http.Direct.from_env() is None
 
 
-def test_a_config_file_at_home_goes_to_botocore(monkeypatch, tmp_path):
+@pytest.mark.parametrize("name", ["config", "credentials"])
+def test_an_aws_file_at_home_goes_to_botocore(name, monkeypatch, tmp_path):
+    """botocore reads settings from both (a region or endpoint_url in credentials counts too)."""
     aws_env(monkeypatch, tmp_path, AWS_ACCESS_KEY_ID="AKID", AWS_SECRET_ACCESS_KEY="secret")
     (tmp_path / ".aws").mkdir()
-    (tmp_path / ".aws" / "config").write_text("[default]\ns3 =\n  addressing_style = virtual\n")
+    (tmp_path / ".aws" / name).write_text("[default]\nendpoint_url = http://localhost:9000\n")
     assert s3http.Direct.from_env() is None
 
 
@@ -205,6 +210,17 @@ def odd_server():
             elif key == "busy":
                 body = b"<Error><Code>SlowDown</Code><Message>later</Message></Error>"
                 self.send_response(503)
+            elif key == "throttled":
+                body = b"<Error><Code>Throttling</Code><Message>slow down</Message></Error>"
+                self.send_response(400)
+            elif key == "huge":
+                body = b"0123456789"
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes 0-9/{10 ** 30}")
+            elif key == "evil":
+                self.wfile.write(b"EVIL 200 \x1b[2J\x1b[31mpwned\r\n\r\n")
+                self.close_connection = True
+                return
             else:
                 body = b"good bytes"
                 self.send_response(200)
@@ -225,10 +241,25 @@ def test_a_misbehaving_server_gets_one_line_errors_and_nothing_written(odd_serve
     client = s3mod.S3()
     out = tmp_path / "out"
     out.mkdir()
-    got = client.download([(s3mod.Location("b", k), out / k) for k in ("ctl", "liar", "busy", "ok")])
+    keys = ("ctl", "liar", "busy", "ok", "throttled", "huge", "evil")
+    got = client.download([(s3mod.Location("b", k), out / k) for k in keys])
     assert isinstance(got[0], InputError) and got[0].message == "s3://b/ctl: S3 refused (AccessDenied: no way [31m <here>)"
     assert isinstance(got[1], s3mod.Changed) and "disagrees with Content-Length" in str(got[1])
     assert isinstance(got[2], s3mod.Unreachable) and "kept failing after 4 attempts (SlowDown)" in got[2].message
     assert got[3] == s3mod.Fetched(hashlib.sha256(b"good bytes").hexdigest(), 10)
-    assert client.requests == 1 + 1 + 4 + 1
+    assert isinstance(got[4], s3mod.Unreachable) and "(Throttling)" in got[4].message  # not an input error
+    assert isinstance(got[5], s3mod.Changed) and "more than an S3 object can hold" in str(got[5])
+    assert isinstance(got[6], s3mod.Unreachable) and "BadStatusLine: EVIL 200 [2J [31mpwned" in got[6].message
+    assert all("\x1b" not in g.message and "\n" not in g.message for g in (got[0], got[6]))
+    assert client.requests == 1 + 1 + 4 + 1 + 4 + 1 + 4
     assert sorted(p.name for p in out.iterdir()) == ["ok"]
+
+
+def test_tls_failures_are_the_network_not_the_disk(odd_server, monkeypatch, tmp_path):
+    """https to a server that speaks plain HTTP: the handshake fails (an SSLError, errno 1 like EPERM)."""
+    aws_env(monkeypatch, tmp_path, AWS_ACCESS_KEY_ID="AKID", AWS_SECRET_ACCESS_KEY="secret",
+            AWS_ENDPOINT_URL=odd_server.replace("http://", "https://"))
+    monkeypatch.setattr(s3http, "_backoff", lambda attempt: None)
+    got = s3mod.S3().download([(s3mod.Location("b", "ok"), tmp_path / "ok")])[0]
+    assert isinstance(got, s3mod.Unreachable) and "S3 unreachable after retries (SSLError" in got.message
+    assert not (tmp_path / "ok").exists()

@@ -29,6 +29,7 @@ from .s3http import MAX_ATTEMPTS
 CONCURRENCY = 8  # GETs in flight (threads, pooled connections)
 PART_SIZE = 512 << 20  # an object larger than this comes as ranged GETs of this size, in parallel
 CHUNK = 512 << 10  # bytes per read: Python's per-call cost vanishes, and the chunk is still in cache to hash
+MAX_OBJECT = 1 << 46  # 64 TiB, above S3's largest object: a larger claimed size is a lie, not a file to make
 AHEAD = 64 << 20  # bytes of later parts held in memory until the hash reaches them, over all objects
 
 
@@ -192,12 +193,12 @@ def translate(e: BaseException, loc: Location) -> BaseException:
     """botocore/s3transfer/s3http errors as vline errors: missing objects, refusals, or unreachable (exit 3)."""
     if isinstance(e, s3http.Failed):
         return _refusal(e.code, e.status, e.message, loc)
-    if isinstance(e, s3http.Gone):
-        e = e.cause
+    if isinstance(e, s3http.Gone):  # no answer: never this machine's disk, whatever the errno says
+        return Unreachable(f"{loc}: S3 unreachable after retries ({s3http.plain(f'{type(e.cause).__name__}: {e.cause}')})")
     if is_local_failure(e):  # writing the download failed here: not the network's fault
         return EnvironmentFailure(f"cannot write the download of {loc}: {describe(e)}")  # type: ignore[arg-type]
     if isinstance(e, OSError) or type(e).__module__ == "http.client":
-        return Unreachable(f"{loc}: S3 unreachable after retries ({type(e).__name__}: {e})")
+        return Unreachable(f"{loc}: S3 unreachable after retries ({s3http.plain(f'{type(e).__name__}: {e}')})")
     if not type(e).__module__.startswith(("botocore", "s3transfer")):
         return e
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -218,7 +219,7 @@ def _refusal(code: str, status: int, message: str, loc: Location) -> BaseExcepti
         return Missing(f"{loc}: no such object")
     if code in ("NoSuchBucket",):
         return InputError(f"{loc}: no such bucket")
-    if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"):
+    if s3http.transient(status, code):
         return Unreachable(f"{loc}: S3 kept failing after {MAX_ATTEMPTS} attempts ({code or status})")
     return InputError(f"{loc}: S3 refused ({code or status}: {message})")
 
@@ -257,9 +258,10 @@ class _Gets:
 class _DirectGets(_Gets):
     def __init__(self, direct: s3http.Direct) -> None:
         import http.client
+        import ssl
 
         self.direct = direct
-        self.retryable = (ConnectionError, TimeoutError, http.client.IncompleteRead)
+        self.retryable = (ConnectionError, TimeoutError, http.client.IncompleteRead, ssl.SSLError)
 
     def open(self, loc: Location, first: int, last: int | None):
         try:
@@ -405,6 +407,8 @@ class _Download:
 
     def _sized(self, o: _Object, first_end: int, total: int) -> int:
         """The first answer told the size: make the file and queue the other parts; returns this part's end."""
+        if total > MAX_OBJECT:
+            raise Changed(f"{o.loc}: the answer claims {total} bytes, more than an S3 object can hold")
         o.size = total
         if o.path is not None:
             o.fd = os.open(o.path, _CREATE, 0o644)

@@ -40,10 +40,17 @@ _UNDERSTOOD = frozenset({
 _AWS_REGION = lazy_compile(r"(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-[0-9]{1,2}")  # the aws partition
 _BUCKET = lazy_compile(r"[A-Za-z0-9._-]{1,255}")  # what botocore accepts at all
 _VIRTUAL = lazy_compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")  # a bucket botocore addresses as a host on AWS
-_TRANSIENT = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "SlowDown",
+TRANSIENT = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete", "SlowDown",
                         "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
                         "TooManyRequestsException", "RequestLimitExceeded", "BandwidthLimitExceeded",
                         "RequestThrottled", "InternalError", "ServiceUnavailable"})
+
+
+def transient(status: int, code: str) -> bool:
+    """An answer worth asking again (botocore's standard mode): 5xx, throttling, timeouts."""
+    return status >= 500 or status == 429 or code in TRANSIENT
+
+
 _ERROR_FIELD = lazy_compile(rb"<(Code|Message)>([^<]{0,1000})</\1>")
 
 
@@ -94,9 +101,11 @@ class Direct:
             if low.endswith("_proxy") and low != "no_proxy" and env[name]:
                 return None
         key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-        if not key or not secret or os.path.exists(os.path.expanduser("~/.aws/config")):
+        if not key or not secret:
             return None
-        token = env.get("AWS_SESSION_TOKEN") or env.get("AWS_SECURITY_TOKEN") or None
+        if any(os.path.exists(os.path.expanduser(f"~/.aws/{f}")) for f in ("config", "credentials")):
+            return None  # botocore reads settings (region, endpoint_url, ...) from either
+        token = env.get("AWS_SECURITY_TOKEN") or env.get("AWS_SESSION_TOKEN") or None  # botocore's order
         region = env.get("AWS_DEFAULT_REGION") or "us-east-1"
         endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
         if endpoint is not None:
@@ -115,17 +124,17 @@ class Direct:
 
     # --- addressing and signing ---------------------------------------------------------------------
 
-    def url(self, bucket: str, key: str) -> tuple[str, str, str]:
-        """(scheme, host[:port], path) as botocore addresses the object."""
+    def url(self, bucket: str, key: str, region: str | None = None) -> tuple[str, str, str]:
+        """(scheme, host[:port], path) as botocore addresses the object (in `region`, else the bucket's)."""
         from urllib.parse import quote
 
         path = quote(key, safe="/~")
         if self.endpoint is not None:
             scheme, _, host = self.endpoint.partition("://")
             return scheme, host, f"/{quote(bucket, safe='~')}/{path}"
-        region = self.regions.get(bucket, self.region)
+        region = region or self.regions.get(bucket, self.region)
         s3host = "s3.amazonaws.com" if region == "us-east-1" else f"s3.{region}.amazonaws.com"
-        if _VIRTUAL.fullmatch(bucket) and not re.fullmatch(r"[0-9.]+", bucket):
+        if _VIRTUAL.fullmatch(bucket):
             return "https", f"{bucket}.{s3host}", f"/{path}"
         return "https", s3host, f"/{quote(bucket, safe='~')}/{path}"
 
@@ -166,12 +175,13 @@ class Direct:
         import http.client  # here, not above: a warm cache sends no request and needs none of it
         attempt, redirected = 0, False
         while True:
-            scheme, host, path = self.url(bucket, key)
+            used = self.regions.get(bucket, self.region)  # what this request is sent to and signed for
+            scheme, host, path = self.url(bucket, key, used)
             headers = {"range": f"bytes={first}-{last}"} if last is not None else {}
             fresh = True
             try:
                 conn, fresh = self._connection(scheme, host)
-                signed = self.sign(host, path, headers, self.regions.get(bucket, self.region), time.time())
+                signed = self.sign(host, path, headers, used, time.time())
                 with self._lock:
                     self.requests += 1
                 conn.putrequest("GET", path, skip_host=True)
@@ -199,11 +209,11 @@ class Direct:
             status, code, message = resp.status, *self._error(resp, scheme, host)
             region = resp.getheader("x-amz-bucket-region")
             if (status in (301, 307, 400) and region and not redirected and self.endpoint is None
-                    and region != self.regions.get(bucket, self.region) and _AWS_REGION.fullmatch(region)):
+                    and region != used and _AWS_REGION.fullmatch(region)):
                 self.regions[bucket] = region  # the bucket lives elsewhere: as botocore, ask there
                 redirected = True
                 continue
-            if status >= 500 or status == 429 or code in _TRANSIENT:
+            if transient(status, code):
                 attempt += 1
                 if attempt < MAX_ATTEMPTS:
                     _backoff(attempt)
@@ -228,8 +238,9 @@ class Direct:
     def _connection(self, scheme: str, host: str) -> tuple[http.client.HTTPConnection, bool]:
         pool = self._local.__dict__.setdefault("pool", {})
         conn = pool.get((scheme, host))
-        if conn is not None:
+        if conn is not None and conn.sock is not None:
             return conn, False
+        # (a connection the last answer closed would reconnect by itself, without the read timeout)
         import http.client
 
         if scheme == "https":
@@ -242,13 +253,20 @@ class Direct:
         return conn, True
 
     def _context(self):
-        """TLS that checks the certificate and host name: against AWS_CA_BUNDLE when set (as botocore),
-        else the system's store."""
+        """TLS that checks the certificate and host name, against the certificates botocore would use:
+        AWS_CA_BUNDLE, else certifi's, else the system's."""
         with self._lock:
             if self._tls is None:
                 import ssl
 
                 bundle = self.ca_bundle
+                if not bundle:
+                    try:  # botocore's default: certifi's bundle when installed
+                        import certifi
+
+                        bundle = certifi.where()
+                    except ImportError:
+                        bundle = None
                 if bundle and os.path.isdir(bundle):
                     self._tls = ssl.create_default_context(capath=bundle)
                 else:
@@ -328,6 +346,12 @@ def _plain_endpoint(url: str) -> str | None:
     default = 443 if u.scheme == "https" else 80
     host = u.hostname.lower() + (f":{port}" if port is not None and port != default else "")
     return f"{u.scheme}://{host}"
+
+
+def plain(text: str, limit: int = 300) -> str:
+    """Server text (or an error quoting it) for a one-line message, at most `limit` characters."""
+    text = _plain(text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _plain(text: str) -> str:
