@@ -55,6 +55,9 @@ COMMON = [
     ["env", "--", "0.22"], ["matrix", "-"],
     ["golden", "fetch"], ["golden", "fetch", "--line", "0.22", "--bucket", "s3://b/p"], ["golden", "verify", "--json"],
     ["--compat", "c.toml", "golden", "verify", "--bucket=s3://b", "--line=nightly"],
+    ["gate", "0.22", "--", "cargo", "test", "--release"], ["gate", "nightly"], ["gate", "0.22", "--json", "--", "true"],
+    ["gate", "0.22", "--bucket", "s3://b/p", "--evidence", "ev", "--", "sh", "-c", "exit 0"],
+    ["gate", "0.22", "--", "--json"], ["gate", "0.22", "replay", "--json"],
 ]
 
 
@@ -73,6 +76,7 @@ def test_what_ci_legs_run_takes_the_fast_path_and_means_the_same(argv, monkeypat
     ["matrix", "a", "b"], ["show"], ["each", "--", "true"], ["golden", "list"], ["--compat"], ["matrix", "--only"],
     ["check", "-lj"], ["golden"], ["golden", "fetch", "--help"], ["golden fetch"],
     ["golden", "--help", "fetch"], ["golden", "fetch", "extra"], ["golden", "upload"], ["golden", "golden", "fetch"],
+    ["gate"], ["gate", "--help"], ["gate", "0.22", "cargo", "--release"], ["gate", "0.22", "--evidence"],
 ])
 def test_everything_else_goes_to_typer(argv):
     assert fastpath.parse(argv) is None

@@ -1,4 +1,4 @@
-"""The fast path: the commands every CI leg calls (matrix, env, pin, check, fingerprint, caps, golden
+"""The fast path: the commands every CI leg calls (matrix, env, pin, check, fingerprint, caps, gate, golden
 fetch/verify) parsed without importing typer, which costs more than the command itself.
 
 The command line is defined once, in vline/cli.py. `python -m vline.fastpath --write` derives the table
@@ -215,7 +215,7 @@ def generate() -> str:
             f"GLOBAL = {root_opts!r}\n\nSPEC = {pprint.pformat(spec, width=110, sort_dicts=True)}\n")
 
 
-FAST_COMMANDS = ("caps", "check", "env", "fingerprint", "golden fetch", "golden verify", "matrix", "pin")
+FAST_COMMANDS = ("caps", "check", "env", "fingerprint", "gate", "golden fetch", "golden verify", "matrix", "pin")
 
 
 if __name__ == "__main__":
