@@ -263,3 +263,88 @@ def test_tls_failures_are_the_network_not_the_disk(odd_server, monkeypatch, tmp_
     got = s3mod.S3().download([(s3mod.Location("b", "ok"), tmp_path / "ok")])[0]
     assert isinstance(got, s3mod.Unreachable) and "S3 unreachable after retries (SSLError" in got.message
     assert not (tmp_path / "ok").exists()
+
+
+# --- AWS itself, reached on loopback: https, virtual-hosted names, a bucket in another region ----------
+
+@pytest.fixture
+def aws_on_loopback(monkeypatch, tmp_path):
+    """A TLS server holding a certificate for S3's names (from a test CA given as AWS_CA_BUNDLE), and every
+    connection to *.amazonaws.com routed to it: the network edge is the only thing faked. The bucket lives
+    in eu-west-1: the global endpoint answers 301 (slowly, so parallel GETs all meet it)."""
+    import socket
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("*.s3.amazonaws.com", "s3.amazonaws.com", "*.s3.eu-west-1.amazonaws.com")
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    seen = {"redirects": 0, "scopes": set()}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def answer(self, status: int, body: bytes, **headers: str) -> None:
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k.replace("_", "-"), v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            host = self.headers["Host"]
+            if host == "goldens.s3.amazonaws.com":
+                time.sleep(0.3)
+                with lock:
+                    seen["redirects"] += 1
+                return self.answer(301, b"<Error><Code>PermanentRedirect</Code><Message>elsewhere</Message></Error>",
+                                   x_amz_bucket_region="eu-west-1")
+            scope = self.headers["Authorization"].split("Credential=")[1].split(",")[0]
+            with lock:
+                seen["scopes"].add(scope.split("/", 2)[2])
+            if host != "goldens.s3.eu-west-1.amazonaws.com" or "/eu-west-1/s3/" not in scope:
+                return self.answer(403, b"<Error><Code>SignatureDoesNotMatch</Code><Message>x</Message></Error>")
+            body = self.path.encode() * 1000
+            first, last = map(int, self.headers["Range"][6:].split("-"))
+            last = min(last, len(body) - 1)
+            self.answer(206, body[first:last + 1], Content_Range=f"bytes {first}-{last}/{len(body)}")
+
+    lock = threading.Lock()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(ctx)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real = socket.create_connection
+
+    def route(address, *args, **kwargs):
+        host, port = address
+        if host.endswith(".amazonaws.com") and port == 443:
+            address = ("127.0.0.1", server.server_address[1])
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", route)
+    aws_env(monkeypatch, tmp_path, AWS_ACCESS_KEY_ID="AKID", AWS_SECRET_ACCESS_KEY="secret",
+            AWS_CA_BUNDLE=str(bundle))
+    yield seen
+    server.shutdown()
+
+
+def test_parallel_gets_follow_a_region_redirect_over_tls(aws_on_loopback, tmp_path):
+    keys = [f"conformance/w{i}.jsonl.gz" for i in range(8)]
+    client = s3mod.S3(concurrency=8)
+    got = client.download([(s3mod.Location("goldens", k), tmp_path / f"w{i}") for i, k in enumerate(keys)])
+    for i, k in enumerate(keys):
+        body = f"/{k}".encode() * 1000
+        assert got[i] == s3mod.Fetched(hashlib.sha256(body).hexdigest(), len(body)), got[i]
+        assert (tmp_path / f"w{i}").read_bytes() == body
+    assert aws_on_loopback["redirects"] > 1  # several GETs met the redirect at once: the race was there
+    assert aws_on_loopback["scopes"] == {"eu-west-1/s3/aws4_request"}  # each asked again, signed for the region
