@@ -348,3 +348,129 @@ def test_parallel_gets_follow_a_region_redirect_over_tls(aws_on_loopback, tmp_pa
         assert (tmp_path / f"w{i}").read_bytes() == body
     assert aws_on_loopback["redirects"] > 1  # several GETs met the redirect at once: the race was there
     assert aws_on_loopback["scopes"] == {"eu-west-1/s3/aws4_request"}  # each asked again, signed for the region
+
+
+# --- any answer at all: a result or a vline error, never anything else ---------------------------------
+
+EXAMPLES = int(os.environ.get("VLINE_FUZZ_EXAMPLES", "150"))
+BODY = bytes(range(256)) * 40  # the object: 10,240 bytes
+
+
+class RawServer:
+    """Answers each connection's first request with the next scripted bytes (the last one repeats), then
+    closes: whatever those bytes are."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.script: list[bytes] = [b""]
+        self.served = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                answer = self.script[min(self.served, len(self.script) - 1)]
+                self.served += 1
+            threading.Thread(target=self._answer, args=(conn, answer), daemon=True).start()
+
+    @staticmethod
+    def _answer(conn, answer: bytes) -> None:
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            conn.settimeout(5)
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            conn.sendall(answer)
+        conn.close()
+
+
+def http_answers():
+    from hypothesis import strategies as st
+
+    status = st.sampled_from([b"HTTP/1.1 200 OK", b"HTTP/1.1 206 Partial Content", b"HTTP/1.1 404 Not Found",
+                              b"HTTP/1.1 416 Range Not Satisfiable", b"HTTP/1.1 503 Slow Down", b"HTTP/1.0 200 OK",
+                              b"HTTP/1.1 301 Moved", b"HTTP/1.1 999 ?", b"HTTP/1.1 20", b"SPDY 200 OK", b"",
+                              b"HTTP/1.1 403 \x1b[31mno\x00"])
+    length = st.one_of(st.none(), st.sampled_from([0, 1, 100, len(BODY) - 1, len(BODY), len(BODY) + 1, -1, 10 ** 30]))
+    content_range = st.one_of(st.none(), st.sampled_from([
+        f"bytes 0-{len(BODY) - 1}/{len(BODY)}", "bytes 0-99/100", f"bytes 0-{len(BODY) - 1}/{10 ** 25}",
+        "bytes 5-4/10", "bytes -1-3/4", "bytes */10240", f"bytes 1-{len(BODY)}/{len(BODY) + 1}", "junk"]))
+    body = st.one_of(st.just(BODY), st.binary(max_size=64), st.just(BODY[:5000]), st.just(BODY + b"extra"),
+                     st.just(b"<Error><Code>NoSuchKey</Code><Message>gone\r\nreally</Message></Error>"))
+    extra = st.lists(st.sampled_from([b"Transfer-Encoding: chunked", b"Connection: close", b"Content-Length: 7",
+                                      b"x-amz-bucket-region: eu-west-1", b"Bad Header", b"\xff\xfe: \x00"]), max_size=3)
+
+    @st.composite
+    def one(draw):
+        lines = [draw(status)]
+        n = draw(length)
+        if n is not None:
+            lines.append(f"Content-Length: {n}".encode())
+        r = draw(content_range)
+        if r is not None:
+            lines.append(f"Content-Range: {r}".encode())
+        lines += draw(extra)
+        return b"\r\n".join(lines) + b"\r\n\r\n" + draw(body)
+
+    return st.lists(one(), min_size=1, max_size=3)
+
+
+@pytest.fixture(scope="module")
+def raw_server():
+    s = RawServer()
+    yield s
+    s.sock.close()
+
+
+def test_any_answer_gives_the_right_bytes_or_a_one_line_vline_error(raw_server, tmp_path_factory):
+    from hypothesis import HealthCheck, given, settings
+
+    from vline.errors import VlineError
+
+    env = {"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_ENDPOINT_URL": raw_server.url}
+
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(script=http_answers())
+    def attack(script):
+        out = tmp_path_factory.mktemp("raw") / "object"
+        raw_server.script, raw_server.served = script, 0
+        direct = s3http.Direct.from_env(env)
+        assert direct is not None
+        client = s3mod.S3(concurrency=2, part_size=4096)
+        client._direct = direct  # the environment above, without touching this process's
+        got = client.download([(s3mod.Location("b", "k"), out)])[0]
+        if isinstance(got, s3mod.Fetched):  # whatever was answered, the hash is of exactly what was written
+            data = out.read_bytes()
+            assert got == s3mod.Fetched(hashlib.sha256(data).hexdigest(), len(data))
+        else:
+            assert isinstance(got, (VlineError, s3mod.Missing, s3mod.Changed)), repr(got)
+            text = got.message if isinstance(got, VlineError) else str(got)
+            assert text and all(c >= " " and c != "\x7f" for c in text), repr(text)
+
+    orig = s3http._backoff
+    s3http._backoff = lambda attempt: None
+    try:
+        attack()
+    finally:
+        s3http._backoff = orig
