@@ -20,6 +20,35 @@ def test_the_table_is_derived_from_the_typer_definitions():
     assert Path(_cli_spec.__file__).read_text() == fastpath.generate()
 
 
+@pytest.mark.parametrize("change", ["range", "envvar", "case-blind choice", "checked path", "callback"])
+def test_a_parameter_the_table_cannot_hold_stops_the_generator(change, monkeypatch):
+    """The table would otherwise be byte-identical while typer parses differently (an IntRange, an envvar...)."""
+    import click
+    import typer.main
+
+    real = typer.main.get_command
+
+    def changed(app):
+        group = real(app)
+        params = {p.name: p for p in group.commands["fingerprint"].params}
+        if change == "range":
+            params["tp"].type = click.IntRange(min=1)
+        elif change == "envvar":
+            params["gpu"].envvar = "VLINE_GPU"
+        elif change == "case-blind choice":
+            params = {p.name: p for p in group.commands["env"].params}
+            params["fmt"].type.case_sensitive = False
+        elif change == "checked path":
+            params["trace"].type.exists = True
+        else:
+            params["model"].callback = lambda ctx, param, value: value
+        return group
+
+    monkeypatch.setattr(typer.main, "get_command", changed)
+    with pytest.raises(SystemExit, match="means more than the fast path's table holds"):
+        fastpath.generate()
+
+
 def typer_parse(argv: list[str], monkeypatch) -> tuple[str, dict, str | None] | None:
     """What typer hands the command for argv, or None when typer refuses it (or answers it itself)."""
     from vline import cli

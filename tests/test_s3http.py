@@ -210,6 +210,9 @@ def odd_server():
             elif key == "busy":
                 body = b"<Error><Code>SlowDown</Code><Message>later</Message></Error>"
                 self.send_response(503)
+            elif key == "unimplemented":
+                body = b"<Error><Code>NotImplemented</Code><Message>no such feature</Message></Error>"
+                self.send_response(501)
             elif key == "throttled":
                 body = b"<Error><Code>Throttling</Code><Message>slow down</Message></Error>"
                 self.send_response(400)
@@ -241,7 +244,7 @@ def test_a_misbehaving_server_gets_one_line_errors_and_nothing_written(odd_serve
     client = s3mod.S3()
     out = tmp_path / "out"
     out.mkdir()
-    keys = ("ctl", "liar", "busy", "ok", "throttled", "huge", "evil")
+    keys = ("ctl", "liar", "busy", "ok", "throttled", "huge", "evil", "unimplemented")
     got = client.download([(s3mod.Location("b", k), out / k) for k in keys])
     assert isinstance(got[0], InputError) and got[0].message == "s3://b/ctl: S3 refused (AccessDenied: no way [31m <here>)"
     assert isinstance(got[1], s3mod.Changed) and "disagrees with Content-Length" in str(got[1])
@@ -251,7 +254,10 @@ def test_a_misbehaving_server_gets_one_line_errors_and_nothing_written(odd_serve
     assert isinstance(got[5], s3mod.Changed) and "more than an S3 object can hold" in str(got[5])
     assert isinstance(got[6], s3mod.Unreachable) and "BadStatusLine: EVIL 200 [2J [31mpwned" in got[6].message
     assert all("\x1b" not in g.message and "\n" not in g.message for g in (got[0], got[6]))
-    assert client.requests == 1 + 1 + 4 + 1 + 4 + 1 + 4
+    assert isinstance(got[7], s3mod.Unreachable) and got[7].message == (
+        "s3://b/unimplemented: S3 failed (NotImplemented: no such feature)")  # asked once, as botocore: not retried
+    assert client.requests == 1 + 1 + 4 + 1 + 4 + 1 + 4 + 1
+    assert client._direct._opened == []  # every connection closed when the download ended
     assert sorted(p.name for p in out.iterdir()) == ["ok"]
 
 
@@ -474,3 +480,22 @@ def test_any_answer_gives_the_right_bytes_or_a_one_line_vline_error(raw_server, 
         attack()
     finally:
         s3http._backoff = orig
+
+
+def test_errors_are_the_disk_only_when_writing_failed():
+    """An SSL error's errno is OpenSSL's (1 reads as EPERM, 5 as EIO): the network. A write that failed with
+    any errno: the disk."""
+    import errno
+    import ssl
+
+    from vline.errors import EnvironmentFailure
+
+    loc = s3mod.Location("b", "k")
+    for e in (ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] bad mac"), ssl.SSLSyscallError(5, "eof"),
+              ConnectionResetError(errno.ECONNRESET, "reset"), TimeoutError("timed out")):
+        got = s3mod.translate(e, loc)
+        assert isinstance(got, s3mod.Unreachable) and "unreachable after retries" in got.message, (e, got)
+    for code in (errno.ENOSPC, errno.ENOENT, errno.EACCES):
+        got = s3mod.translate(s3mod.LocalWrite(OSError(code, os.strerror(code))), loc)
+        assert isinstance(got, EnvironmentFailure) and not isinstance(got, s3mod.Unreachable)
+        assert got.message.startswith("cannot write the download of s3://b/k: "), got.message

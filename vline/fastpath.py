@@ -175,6 +175,18 @@ def generate() -> str:
                   if (c.name or c.callback.__name__.replace("_", "-")) == last)
         return where.commands[last], fn
 
+    def refuse_unreadable(name: str, p) -> None:
+        """The table holds names, conversions and defaults only: a parameter that means more (an env var,
+        a callback, a range, a case-blind choice, a path that is checked) would be parsed differently."""
+        t = type(p.type).__name__
+        plain = t in ("StringParamType", "IntParamType", "FloatParamType", "BoolParamType")
+        choice = t == "TyperChoice" and p.type.case_sensitive
+        path = t == "TyperPath" and not (p.type.exists or p.type.resolve_path or p.type.allow_dash)
+        if p.envvar or p.callback or p.is_eager or getattr(p, "prompt", None) or not (plain or choice or path):
+            raise SystemExit(f"{name}: parameter {p.name} ({t}, envvar={p.envvar!r}, callback={p.callback!r}) means "
+                             "more than the fast path's table holds: take the command off FAST_COMMANDS or teach "
+                             "the table")
+
     spec: dict = {}
     for name in FAST_COMMANDS:
         cmd, fn = command(name)
@@ -183,6 +195,7 @@ def generate() -> str:
         arguments: list = []
         defaults: dict = {}
         for p in cmd.params:
+            refuse_unreadable(name, p)
             conv, multiple = conv_of(fn, p.name)
             default = sig.parameters[p.name].default
             if default is inspect.Parameter.empty:  # a required argument: never defaulted

@@ -82,6 +82,14 @@ class Changed(Exception):
     """The object changed while its parts were downloaded."""
 
 
+class LocalWrite(Exception):
+    """Making or writing the download's file failed here (`cause`): the disk, never the network."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 class Fetched(NamedTuple):
     sha256: str
     size: int
@@ -134,7 +142,11 @@ class S3:
             gets: _Gets = _DirectGets(self._direct)
         else:
             gets = _BotocoreGets(self.client)
-        return _Download(gets, self.concurrency, self.part_size, progress).run(jobs)
+        try:
+            return _Download(gets, self.concurrency, self.part_size, progress).run(jobs)
+        finally:
+            if self._direct:
+                self._direct.close()  # its workers are gone: their connections cannot be used again
 
     def manager(self):
         need("boto3", "s3")
@@ -195,7 +207,11 @@ def translate(e: BaseException, loc: Location) -> BaseException:
         return _refusal(e.code, e.status, e.message, loc)
     if isinstance(e, s3http.Gone):  # no answer: never this machine's disk, whatever the errno says
         return Unreachable(f"{loc}: S3 unreachable after retries ({s3http.plain(f'{type(e.cause).__name__}: {e.cause}')})")
-    if is_local_failure(e):  # writing the download failed here: not the network's fault
+    if isinstance(e, LocalWrite):
+        return EnvironmentFailure(f"cannot write the download of {loc}: {describe(e.cause)}")
+    if type(e).__module__ == "ssl" or isinstance(e, (ConnectionError, TimeoutError)):  # an SSL errno is OpenSSL's
+        return Unreachable(f"{loc}: S3 unreachable after retries ({s3http.plain(f'{type(e).__name__}: {e}')})")
+    if is_local_failure(e):  # uploads: reading the local file failed  # writing the download failed here: not the network's fault
         return EnvironmentFailure(f"cannot write the download of {loc}: {describe(e)}")  # type: ignore[arg-type]
     if isinstance(e, OSError) or type(e).__module__ == "http.client":
         return Unreachable(f"{loc}: S3 unreachable after retries ({s3http.plain(f'{type(e).__name__}: {e}')})")
@@ -221,6 +237,8 @@ def _refusal(code: str, status: int, message: str, loc: Location) -> BaseExcepti
         return InputError(f"{loc}: no such bucket")
     if s3http.transient(status, code):
         return Unreachable(f"{loc}: S3 kept failing after {MAX_ATTEMPTS} attempts ({code or status})")
+    if status >= 500:  # the server failed, once (not a status worth asking again): still not the input
+        return Unreachable(f"{loc}: S3 failed ({code or status}: {message})")
     return InputError(f"{loc}: S3 refused ({code or status}: {message})")
 
 
@@ -262,10 +280,11 @@ class _DirectGets(_Gets):
 
         self.direct = direct
         self.retryable = (ConnectionError, TimeoutError, http.client.IncompleteRead, ssl.SSLError)
+        self.cancelled: Callable[[], bool] = lambda: False  # set by the download: stop retrying once it stops
 
     def open(self, loc: Location, first: int, last: int | None):
         try:
-            return self.direct.get(loc.bucket, loc.key, first, last)
+            return self.direct.get(loc.bucket, loc.key, first, last, self.cancelled)
         except ValueError as e:
             raise Changed(f"{loc}: {e}") from None
 
@@ -320,6 +339,8 @@ class _Download:
         from concurrent.futures import ThreadPoolExecutor
 
         self.gets, self.part_size = gets, part_size
+        if isinstance(gets, _DirectGets):
+            gets.cancelled = lambda: self.stop
         self.progress = progress or (lambda i, n: None)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="vline-s3")  # FIFO: parts run in order
         self.cv = threading.Condition()
@@ -347,7 +368,7 @@ class _Download:
         try:
             if o.error is None and not self.stop:
                 self._get(o, start, end, first)
-        except _Abandoned:
+        except (_Abandoned, s3http.Cancelled):
             pass
         except BaseException as e:  # noqa: BLE001 - the object reports its first failure
             with self.cv:
@@ -411,13 +432,16 @@ class _Download:
             raise Changed(f"{o.loc}: the answer claims {total} bytes, more than an S3 object can hold")
         o.size = total
         if o.path is not None:
-            o.fd = os.open(o.path, _CREATE, 0o644)
+            try:
+                o.fd = os.open(o.path, _CREATE, 0o644)
+            except OSError as e:
+                raise LocalWrite(e) from None
             if total and hasattr(os, "posix_fallocate"):
                 try:  # a full disk fails here, before any byte is fetched
                     os.posix_fallocate(o.fd, 0, total)
                 except OSError as e:
                     if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                        raise
+                        raise LocalWrite(e) from None
         starts = range(first_end + 1, total, self.part_size)
         with self.cv:
             o.parts += len(starts)
@@ -426,12 +450,15 @@ class _Download:
         return first_end
 
     def _write_at(self, o: _Object, data: bytes, pos: int) -> None:
-        if hasattr(os, "pwrite"):
-            os.pwrite(o.fd, data, pos)
-            return
-        with self.cv:  # no pwrite (Windows): seek and write under the lock
-            os.lseek(o.fd, pos, os.SEEK_SET)
-            os.write(o.fd, data)
+        try:
+            if hasattr(os, "pwrite"):
+                os.pwrite(o.fd, data, pos)
+                return
+            with self.cv:  # no pwrite (Windows): seek and write under the lock
+                os.lseek(o.fd, pos, os.SEEK_SET)
+                os.write(o.fd, data)
+        except OSError as e:
+            raise LocalWrite(e) from None
 
     def _feed(self, o: _Object, pos: int, data: bytes) -> None:
         with self.cv:

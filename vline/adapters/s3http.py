@@ -17,6 +17,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..lazy_re import compile as lazy_compile
@@ -47,8 +48,8 @@ TRANSIENT = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorReques
 
 
 def transient(status: int, code: str) -> bool:
-    """An answer worth asking again (botocore's standard mode): 5xx, throttling, timeouts."""
-    return status >= 500 or status == 429 or code in TRANSIENT
+    """An answer worth asking again (botocore's standard mode): 500/502/503/504, throttling, timeouts."""
+    return status in (500, 502, 503, 504) or code in TRANSIENT
 
 
 _ERROR_FIELD = lazy_compile(rb"<(Code|Message)>([^<]{0,1000})</\1>")
@@ -60,6 +61,10 @@ class Gone(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(f"{type(cause).__name__}: {cause}")
         self.cause = cause
+
+
+class Cancelled(Exception):
+    """The download stopped (an interrupt, or another part failed): no more attempts."""
 
 
 class Failed(Exception):
@@ -89,6 +94,7 @@ class Direct:
         self.requests = 0
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._opened: list = []  # every connection made, by any thread: close() closes them all
         self._keys: dict[tuple[str, str], bytes] = {}
 
     @classmethod
@@ -168,13 +174,16 @@ class Direct:
 
     # --- requests -----------------------------------------------------------------------------------
 
-    def get(self, bucket: str, key: str, first: int, last: int | None) -> tuple[Extent, _Body]:
+    def get(self, bucket: str, key: str, first: int, last: int | None,
+            cancelled: Callable[[], bool] = lambda: False) -> tuple[Extent, _Body]:
         """GET bytes first..last (last None: the whole object), retried as botocore would; the extent S3
         answered with and the open body. Raises Failed when S3 refused, Gone when it never answered, and
         ValueError when its headers disagree."""
         import http.client  # here, not above: a warm cache sends no request and needs none of it
         attempt, redirected = 0, False
         while True:
+            if cancelled():
+                raise Cancelled
             used = self.regions.get(bucket, self.region)  # what this request is sent to and signed for
             scheme, host, path = self.url(bucket, key, used)
             headers = {"range": f"bytes={first}-{last}"} if last is not None else {}
@@ -250,6 +259,8 @@ class Direct:
         conn.connect()
         conn.sock.settimeout(READ_TIMEOUT)
         pool[(scheme, host)] = conn
+        with self._lock:
+            self._opened.append(conn)
         return conn, True
 
     def _context(self):
@@ -279,7 +290,9 @@ class Direct:
             conn.close()
 
     def close(self) -> None:
-        for conn in self._local.__dict__.get("pool", {}).values():
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()
 
 

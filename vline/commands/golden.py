@@ -15,7 +15,7 @@ from .. import goldens as gmod
 from .. import manifest as manifest_mod
 from .. import emit, tomlfile, trace, ui
 from ..adapters import s3 as s3mod
-from ..errors import ENVIRONMENT, NO, OK, EnvironmentFailure, InputError, Refused
+from ..errors import ENVIRONMENT, NO, OK, EnvironmentFailure, InputError, Refused, VlineError
 from ..fsio import atomic_write, locked, under
 from ..manifest import Golden
 
@@ -295,8 +295,10 @@ def upload(compat_path: str | None, line: str | None, bucket: str | None, force:
 def _remote_sha(client: s3mod.S3, loc: s3mod.Location) -> str:
     """Hash the object's bytes (never its ETag) as they arrive; nothing is written."""
     got = client.download([(loc, None)])[0]
-    if isinstance(got, BaseException):
+    if isinstance(got, VlineError):
         raise got
+    if isinstance(got, BaseException):  # gone or changed between its HEAD and this read: S3's doing
+        raise EnvironmentFailure(f"cannot read back {loc} to compare it: {got}")
     return got.sha256
 
 
