@@ -55,3 +55,26 @@ def test_each_off_a_terminal_imports_no_rich(world, tmp_path):
         subprocess.run(["git", "-C", str(repo), *args], check=True)
     mods = imported(["each", "0.23", "--", "true"], repo, VLINE_CACHE=str(tmp_path / "cache"))
     assert "rich" not in mods
+
+
+THREADS_IMPORT_TOMLLIB = """
+import threading
+from vline import tomlfile
+seen = []
+def read():
+    seen.append(hasattr(tomlfile._tomllib(), "TOMLDecodeError"))
+threads = [threading.Thread(target=read) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(all(seen) and len(seen) == 8)
+"""
+
+
+def test_tomllib_imported_lazily_by_several_threads_is_whole_in_each():
+    """`each -j 2` reads files in threads: mypyc's tomli imported by two at once was seen half made (the
+    lazy import without its lock failed most of these fresh interpreters)."""
+    for _ in range(8):
+        res = subprocess.run([sys.executable, "-c", THREADS_IMPORT_TOMLLIB], capture_output=True, text=True)
+        assert res.stdout.strip() == "True", res.stderr[-2000:]

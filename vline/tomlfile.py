@@ -7,6 +7,7 @@ values and the scan's positions.
 """
 
 import re
+import threading
 from typing import NamedTuple
 from pathlib import Path
 
@@ -14,15 +15,23 @@ from . import lazy_re
 from .errors import InputError
 
 
+_IMPORTING = threading.Lock()
+
+
 def _tomllib():
     """tomllib, imported on first use: a command whose files are all of the simple shape (below) never pays
     for it. tomli 2.x is tomllib's upstream compiled with mypyc (imports ~5 ms faster, parses ~3x faster);
-    without its wheel, the standard library's, same behaviour."""
-    try:
-        import tomli as lib
-    except ImportError:
-        import tomllib as lib
-    globals()["tomllib"] = lib
+    without its wheel, the standard library's, same behaviour. Under a lock: threads (`each -j`) importing
+    mypyc's tomli at once can see it half made, without TOMLDecodeError (the import lock does not cover it)."""
+    lib = globals().get("tomllib")
+    if lib is not None:
+        return lib
+    with _IMPORTING:
+        try:
+            import tomli as lib
+        except ImportError:
+            import tomllib as lib
+        globals()["tomllib"] = lib
     return lib
 
 
