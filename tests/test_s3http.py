@@ -184,6 +184,16 @@ def test_a_wrong_secret_is_refused_by_the_server_and_named(signed_s3, monkeypatc
 
 # --- a server that misbehaves ---------------------------------------------------------------------------
 
+ODD_ANSWERS = {  # key: (status, headers, body)
+    "ctl": (403, {}, b"<Error><Code>AccessDenied</Code><Message>no\r\nway\x1b[31m &lt;here&gt;</Message></Error>"),
+    "liar": (206, {"Content-Range": "bytes 0-99/100"}, b"0123456789"),
+    "busy": (503, {}, b"<Error><Code>SlowDown</Code><Message>later</Message></Error>"),
+    "unimplemented": (501, {}, b"<Error><Code>NotImplemented</Code><Message>no such feature</Message></Error>"),
+    "throttled": (400, {}, b"<Error><Code>Throttling</Code><Message>slow down</Message></Error>"),
+    "huge": (206, {"Content-Range": f"bytes 0-9/{10 ** 30}"}, b"0123456789"),
+}
+
+
 @pytest.fixture
 def odd_server():
     """A loopback HTTP server answering GETs by key: refusals with control characters in their text,
@@ -199,34 +209,14 @@ def odd_server():
 
         def do_GET(self) -> None:
             key = self.path.rsplit("/", 1)[-1]
-            if key == "ctl":
-                body = (b"<Error><Code>AccessDenied</Code><Message>no\r\nway\x1b[31m &lt;here&gt;</Message>"
-                        b"</Error>")
-                self.send_response(403)
-            elif key == "liar":
-                body = b"0123456789"
-                self.send_response(206)
-                self.send_header("Content-Range", "bytes 0-99/100")
-            elif key == "busy":
-                body = b"<Error><Code>SlowDown</Code><Message>later</Message></Error>"
-                self.send_response(503)
-            elif key == "unimplemented":
-                body = b"<Error><Code>NotImplemented</Code><Message>no such feature</Message></Error>"
-                self.send_response(501)
-            elif key == "throttled":
-                body = b"<Error><Code>Throttling</Code><Message>slow down</Message></Error>"
-                self.send_response(400)
-            elif key == "huge":
-                body = b"0123456789"
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes 0-9/{10 ** 30}")
-            elif key == "evil":
+            if key == "evil":  # not even a status line
                 self.wfile.write(b"EVIL 200 \x1b[2J\x1b[31mpwned\r\n\r\n")
                 self.close_connection = True
                 return
-            else:
-                body = b"good bytes"
-                self.send_response(200)
+            status, headers, body = ODD_ANSWERS.get(key, (200, {}, b"good bytes"))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

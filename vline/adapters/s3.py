@@ -206,15 +206,15 @@ def translate(e: BaseException, loc: Location) -> BaseException:
     if isinstance(e, s3http.Failed):
         return _refusal(e.code, e.status, e.message, loc)
     if isinstance(e, s3http.Gone):  # no answer: never this machine's disk, whatever the errno says
-        return Unreachable(f"{loc}: S3 unreachable after retries ({s3http.plain(f'{type(e.cause).__name__}: {e.cause}')})")
+        return _unreachable(e.cause, loc)
     if isinstance(e, LocalWrite):
         return EnvironmentFailure(f"cannot write the download of {loc}: {describe(e.cause)}")
     if type(e).__module__ == "ssl" or isinstance(e, (ConnectionError, TimeoutError)):  # an SSL errno is OpenSSL's
-        return Unreachable(f"{loc}: S3 unreachable after retries ({s3http.plain(f'{type(e).__name__}: {e}')})")
-    if is_local_failure(e):  # uploads: reading the local file failed  # writing the download failed here: not the network's fault
+        return _unreachable(e, loc)
+    if is_local_failure(e):  # s3transfer's own file work (uploads): not the network's fault
         return EnvironmentFailure(f"cannot write the download of {loc}: {describe(e)}")  # type: ignore[arg-type]
     if isinstance(e, OSError) or type(e).__module__ == "http.client":
-        return Unreachable(f"{loc}: S3 unreachable after retries ({s3http.plain(f'{type(e).__name__}: {e}')})")
+        return _unreachable(e, loc)
     if not type(e).__module__.startswith(("botocore", "s3transfer")):
         return e
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -226,8 +226,13 @@ def translate(e: BaseException, loc: Location) -> BaseException:
     if isinstance(e, NoCredentialsError):
         return Unreachable("no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)")
     if isinstance(e, BotoCoreError) or type(e).__module__.startswith("s3transfer"):
-        return Unreachable(f"{loc}: S3 unreachable after retries ({type(e).__name__}: {e})")
+        return _unreachable(e, loc)
     return e
+
+
+def _unreachable(e: BaseException, loc: Location) -> Unreachable:
+    """No answer after retries, naming the last failure in one plain line (it may quote the server)."""
+    return Unreachable(f"{loc}: S3 unreachable after retries ({s3http.plain(f'{type(e).__name__}: {e}')})")
 
 
 def _refusal(code: str, status: int, message: str, loc: Location) -> BaseException:
@@ -265,12 +270,16 @@ class _Gets:
 
     retryable: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
-    def open(self, loc: Location, first: int, last: int | None):
+    def open(self, loc: Location, first: int, last: int | None, stopped: Callable[[], bool]):
+        """`stopped()` true: the download stopped, so no more attempts."""
         raise NotImplementedError
 
     def invalid_range(self, e: BaseException) -> bool:
         """S3 said the range is past the end (an empty object has no byte 0)."""
         raise NotImplementedError
+
+    def finished(self, body) -> None:
+        """Every byte asked for was read from `body`."""
 
 
 class _DirectGets(_Gets):
@@ -280,16 +289,18 @@ class _DirectGets(_Gets):
 
         self.direct = direct
         self.retryable = (ConnectionError, TimeoutError, http.client.IncompleteRead, ssl.SSLError)
-        self.cancelled: Callable[[], bool] = lambda: False  # set by the download: stop retrying once it stops
 
-    def open(self, loc: Location, first: int, last: int | None):
+    def open(self, loc: Location, first: int, last: int | None, stopped: Callable[[], bool]):
         try:
-            return self.direct.get(loc.bucket, loc.key, first, last, self.cancelled)
+            return self.direct.get(loc.bucket, loc.key, first, last, stopped)
         except ValueError as e:
             raise Changed(f"{loc}: {e}") from None
 
     def invalid_range(self, e: BaseException) -> bool:
         return isinstance(e, s3http.Failed) and e.code == "InvalidRange"
+
+    def finished(self, body) -> None:
+        body.finished()
 
 
 class _BotocoreGets(_Gets):
@@ -301,8 +312,8 @@ class _BotocoreGets(_Gets):
         self.retryable = (ReadTimeoutError, ResponseStreamingError, IncompleteReadError, ConnectionError,
                           TimeoutError)
 
-    def open(self, loc: Location, first: int, last: int | None):
-        kw = {"Range": f"bytes={first}-{last}"} if last is not None else {}
+    def open(self, loc: Location, first: int, last: int | None, stopped: Callable[[], bool]):
+        kw = {"Range": f"bytes={first}-{last}"} if last is not None else {}  # botocore retries on its own
         resp = self.client.get_object(Bucket=loc.bucket, Key=loc.key, **kw)
         body = resp["Body"]
         try:
@@ -339,8 +350,6 @@ class _Download:
         from concurrent.futures import ThreadPoolExecutor
 
         self.gets, self.part_size = gets, part_size
-        if isinstance(gets, _DirectGets):
-            gets.cancelled = lambda: self.stop
         self.progress = progress or (lambda i, n: None)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="vline-s3")  # FIFO: parts run in order
         self.cv = threading.Condition()
@@ -391,7 +400,8 @@ class _Download:
             body = None
             try:
                 try:
-                    (got_start, got_end, total), body = self.gets.open(o.loc, pos, end if ranged else None)
+                    (got_start, got_end, total), body = self.gets.open(o.loc, pos, end if ranged else None,
+                                                                       lambda: self.stop)
                 except Exception as e:
                     if first and ranged and self.gets.invalid_range(e):  # an empty object: ask for all of it
                         ranged = False
@@ -415,8 +425,7 @@ class _Download:
                     self._feed(o, pos, data)
                     pos += len(data)
                     self.progress(o.i, len(data))
-                if hasattr(body, "finished"):
-                    body.finished()
+                self.gets.finished(body)
                 return
             except self.gets.retryable:
                 tries += 1

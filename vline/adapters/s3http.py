@@ -241,8 +241,10 @@ class Direct:
         except (OSError, http.client.HTTPException):
             body = b""
             self._drop(scheme, host)
-        fields = {k.decode(): _plain(v.decode("utf-8", "replace")) for k, v in _ERROR_FIELD.findall(body)}
-        return fields.get("Code", "")[:100], fields.get("Message", "")[:300] or _plain(resp.reason or "")
+        from html import unescape
+
+        fields = {k.decode(): plain(unescape(v.decode("utf-8", "replace"))) for k, v in _ERROR_FIELD.findall(body)}
+        return fields.get("Code", "")[:100], fields.get("Message", "")[:300] or plain(resp.reason or "")
 
     def _connection(self, scheme: str, host: str) -> tuple[http.client.HTTPConnection, bool]:
         pool = self._local.__dict__.setdefault("pool", {})
@@ -362,18 +364,10 @@ def _plain_endpoint(url: str) -> str | None:
 
 
 def plain(text: str, limit: int = 300) -> str:
-    """Server text (or an error quoting it) for a one-line message, at most `limit` characters."""
-    text = _plain(text)
+    """Server text (or an error quoting it) for a one-line message: what errors.one_line would escape
+    (controls, line and format characters) and runs of space become one space; at most `limit` characters."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _plain(text: str) -> str:
-    """Server text for a one-line message: entities decoded, control characters and runs of space as one space."""
-    text = re.sub(r"&(lt|gt|quot|apos|amp);", lambda m: _ENTITIES[m.group(1)], text)
-    return " ".join("".join(" " if c < " " or "\x7f" <= c <= "\x9f" else c for c in text).split())
-
-
-_ENTITIES = {"lt": "<", "gt": ">", "quot": '"', "apos": "'", "amp": "&"}
 
 
 def _backoff(attempt: int) -> None:
